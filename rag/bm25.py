@@ -1,0 +1,159 @@
+"""BM25 over normalised Vietnamese syllables, persisted beside Chroma.
+
+Scores are precomputed per (term, chunk) into a sparse term x chunk matrix (the bm25s
+approach), so a query is a sum of a few rows: well under a millisecond for 10^4 chunks.
+Tokens come from ``rag.text.tokens`` (NFC, one tone-mark placement, lower case), for the
+index and for queries alike.
+
+On disk: ``bm25-<generation>.npz`` plus ``CURRENT`` (JSON naming the file, the catalog
+generation it was built from and a hash of its chunk ids), replaced atomically. A file
+that is missing, unreadable or from another generation is rebuilt from the catalog.
+
+>>> idx = BM25Index.build(["a", "b"], ["Quy chế dân chủ ở cơ sở", "Công tác dân vận"])
+>>> idx.search("dân vận", k=1)[0][0]
+'b'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from rag.text import tokens
+
+
+class BM25Corrupt(RuntimeError):
+    """The persisted BM25 file cannot be used; rebuild it from the catalog."""
+
+
+def ids_digest(ids: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for i in sorted(ids):
+        h.update(i.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+class BM25Index:
+    def __init__(self, ids: list[str], vocab: dict[str, int], matrix: sparse.csr_matrix) -> None:
+        self.ids = ids
+        self.vocab = vocab
+        self.matrix = matrix  # (n_terms, n_docs), BM25 weight of term t in doc d
+
+    @classmethod
+    def build(
+        cls, ids: Sequence[str], texts: Sequence[str], *, k1: float = 1.2, b: float = 0.75
+    ) -> BM25Index:
+        vocab: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        tfs: list[float] = []
+        lengths = np.zeros(len(texts), dtype=np.float32)
+        for d, text in enumerate(texts):
+            toks = tokens(text)
+            lengths[d] = len(toks)
+            for tok, tf in Counter(toks).items():
+                rows.append(vocab.setdefault(tok, len(vocab)))
+                cols.append(d)
+                tfs.append(tf)
+        n_docs = len(texts)
+        avgdl = float(lengths.mean()) if n_docs else 1.0
+        tf = np.asarray(tfs, dtype=np.float32)
+        col = np.asarray(cols, dtype=np.int64)
+        row = np.asarray(rows, dtype=np.int64)
+        df = np.bincount(row, minlength=len(vocab)).astype(np.float32)
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        norm = k1 * (1.0 - b + b * lengths[col] / max(avgdl, 1e-9))
+        weight = idf[row] * tf * (k1 + 1.0) / (tf + norm)
+        matrix = sparse.csr_matrix(
+            (weight.astype(np.float32), (row, col)), shape=(len(vocab), n_docs)
+        )
+        return cls(list(ids), vocab, matrix)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for ``query`` (unique query tokens)."""
+        rows = sorted({self.vocab[t] for t in tokens(query) if t in self.vocab})
+        if not rows or not self.ids:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self.matrix[rows].sum(axis=0)).ravel()
+
+    def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
+        s = self.scores(query)
+        if not len(s):
+            return []
+        k = min(k, len(s))
+        top = np.argpartition(-s, k - 1)[:k]
+        top = top[np.argsort(-s[top], kind="stable")]
+        return [(self.ids[i], float(s[i])) for i in top if s[i] > 0.0]
+
+    # -- persistence -----------------------------------------------------------
+    def save(self, folder: Path, generation: int) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"bm25-{generation}.npz"
+        tmp = folder / f".{name}.tmp"
+        m = self.matrix
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                data=m.data,
+                indices=m.indices,
+                indptr=m.indptr,
+                shape=np.asarray(m.shape),
+                meta=np.frombuffer(
+                    json.dumps({"ids": self.ids, "vocab": self.vocab}).encode("utf-8"),
+                    dtype=np.uint8,
+                ),
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / name)
+        current = {"generation": generation, "file": name, "ids_digest": ids_digest(self.ids)}
+        _atomic_write(folder / "CURRENT", json.dumps(current))
+        for old in folder.glob("bm25-*.npz"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+        return folder / name
+
+    @classmethod
+    def load(cls, folder: Path) -> tuple[BM25Index, int, str]:
+        """Returns (index, generation, ids digest) or raises BM25Corrupt."""
+        try:
+            current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
+            with np.load(folder / str(current["file"]), allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+                shape = tuple(int(x) for x in z["shape"])
+                matrix = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
+            idx = cls(list(meta["ids"]), dict(meta["vocab"]), matrix)
+        except FileNotFoundError as exc:
+            raise BM25Corrupt(f"no BM25 index in {folder}") from exc
+        except Exception as exc:  # any damage to the files means: rebuild
+            raise BM25Corrupt(f"unreadable BM25 index in {folder}: {exc}") from exc
+        digest = ids_digest(idx.ids)
+        if (
+            digest != current.get("ids_digest")
+            or matrix.shape[1] != len(idx.ids)
+            or matrix.shape[0] != len(idx.vocab)
+            or not math.isfinite(float(matrix.data.sum()) if matrix.nnz else 0.0)
+        ):
+            raise BM25Corrupt(f"BM25 index in {folder} does not match its own manifest")
+        return idx, int(current["generation"]), digest
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

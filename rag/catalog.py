@@ -1,0 +1,318 @@
+"""The catalog: which articles and chunks are live in an index (SQLite, WAL).
+
+The catalog is the index's source of truth. Chroma holds vectors, the BM25 file is derived
+from the catalog, and readers trust only chunk ids the catalog lists. Every write is one
+SQLite transaction that bumps ``generation``, so a process killed at any moment leaves
+either the old or the new state of an article, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.types import Article, Chunk
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    date TEXT,
+    date_precision TEXT,
+    source TEXT,
+    url TEXT,
+    author TEXT,
+    places TEXT NOT NULL,
+    path TEXT,
+    removed TEXT NOT NULL,
+    n_chunks INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embed_text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id, ordinal);
+"""
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What ingest needs to decide whether an input changed."""
+
+    fingerprint: str
+    pipeline: str
+    version: str
+    path: str | None
+
+
+class Catalog:
+    """Thread-safe wrapper around one SQLite file (one connection per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._con().executescript(_SCHEMA)  # executescript commits by itself
+        with self._tx() as con:
+            con.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            )
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    # -- connection handling -------------------------------------------------
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")
+            self._local.con = con
+        return con
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._con())
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # -- meta ------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._con().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as con:
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    # -- writes ------------------------------------------------------------------
+    def replace_articles(
+        self,
+        items: Sequence[tuple[Article, str, str, Sequence[Chunk]]],
+    ) -> list[str]:
+        """Make each (article, version, pipeline, chunks) live, atomically for the batch.
+
+        Returns the chunk ids that were live before and are not any more (the caller
+        deletes them from the vector store).
+        """
+        stale: list[str] = []
+        now = time.time()
+        with self._tx() as con:
+            for article, version, pipeline, chunks in items:
+                old = {
+                    r[0]
+                    for r in con.execute("SELECT id FROM chunks WHERE article_id=?", (article.id,))
+                }
+                new = {c.id for c in chunks}
+                stale.extend(sorted(old - new))
+                con.execute("DELETE FROM chunks WHERE article_id=?", (article.id,))
+                con.executemany(
+                    "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (c.id, c.article_id, c.ordinal, c.start, c.end, c.text, c.embed_text)
+                        for c in chunks
+                    ],
+                )
+                con.execute(
+                    "INSERT OR REPLACE INTO articles VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        article.id,
+                        version,
+                        article.fingerprint,
+                        pipeline,
+                        article.title,
+                        article.text,
+                        article.date,
+                        article.date_precision,
+                        article.source,
+                        article.url,
+                        article.author,
+                        json.dumps(list(article.places), ensure_ascii=False),
+                        article.path,
+                        json.dumps(list(article.removed_lines), ensure_ascii=False),
+                        len(chunks),
+                        now,
+                    ),
+                )
+            _bump(con)
+        return stale
+
+    def delete_articles(self, ids: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Remove articles; returns (deleted article ids, their chunk ids)."""
+        deleted: list[str] = []
+        chunk_ids: list[str] = []
+        with self._tx() as con:
+            for aid in ids:
+                chunk_ids.extend(
+                    r[0] for r in con.execute("SELECT id FROM chunks WHERE article_id=?", (aid,))
+                )
+                if con.execute("DELETE FROM articles WHERE id=?", (aid,)).rowcount:
+                    deleted.append(aid)
+                con.execute("DELETE FROM chunks WHERE article_id=?", (aid,))
+            if deleted:
+                _bump(con)
+        return deleted, chunk_ids
+
+    # -- reads -------------------------------------------------------------------
+    def states(self) -> dict[str, ArticleState]:
+        rows = self._con().execute("SELECT id, fingerprint, pipeline, version, path FROM articles")
+        return {r[0]: ArticleState(r[1], r[2], r[3], r[4]) for r in rows}
+
+    def article_ids(self) -> list[str]:
+        return [r[0] for r in self._con().execute("SELECT id FROM articles ORDER BY id")]
+
+    def get_article(self, article_id: str) -> Article | None:
+        row = self._con().execute(
+            "SELECT id, title, text, date, date_precision, source, url, author, places, path,"
+            " fingerprint, removed FROM articles WHERE id=?",
+            (article_id,),
+        ).fetchone()
+        return None if row is None else _article(row)
+
+    def articles(self) -> Iterator[Article]:
+        rows = self._con().execute(
+            "SELECT id, title, text, date, date_precision, source, url, author, places, path,"
+            " fingerprint, removed FROM articles ORDER BY id"
+        )
+        for row in rows:
+            yield _article(row)
+
+    def chunks_of(self, article_id: str) -> list[Chunk]:
+        rows = self._con().execute(
+            'SELECT id, article_id, ordinal, text, start, "end", embed_text FROM chunks'
+            " WHERE article_id=? ORDER BY ordinal",
+            (article_id,),
+        )
+        return [Chunk(*r) for r in rows]
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        out: dict[str, Chunk] = {}
+        con = self._con()
+        for i in range(0, len(ids), 500):
+            part = list(ids[i : i + 500])
+            marks = ",".join("?" * len(part))
+            for r in con.execute(
+                'SELECT id, article_id, ordinal, text, start, "end", embed_text FROM chunks'
+                f" WHERE id IN ({marks})",
+                part,
+            ):
+                out[r[0]] = Chunk(*r)
+        return out
+
+    def iter_chunks(self) -> Iterator[Chunk]:
+        rows = self._con().execute(
+            'SELECT id, article_id, ordinal, text, start, "end", embed_text FROM chunks'
+            " ORDER BY article_id, ordinal"
+        )
+        for r in rows:
+            yield Chunk(*r)
+
+    def snapshot(self) -> tuple[int, list[Chunk]]:
+        """(generation, all live chunks) read in one transaction, so they agree."""
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            gen = int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+            chunks = [
+                Chunk(*r)
+                for r in con.execute(
+                    'SELECT id, article_id, ordinal, text, start, "end", embed_text FROM chunks'
+                    " ORDER BY article_id, ordinal"
+                )
+            ]
+        finally:
+            con.execute("COMMIT")
+        return gen, chunks
+
+    def chunk_ids(self) -> set[str]:
+        return {r[0] for r in self._con().execute("SELECT id FROM chunks")}
+
+    def counts(self) -> tuple[int, int]:
+        con = self._con()
+        n_articles = con.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        n_chunks = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(n_articles), int(n_chunks)
+
+    def summary(self) -> dict[str, object]:
+        con = self._con()
+        sources = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY source"
+            )
+        ]
+        dated = con.execute(
+            "SELECT MIN(date), MAX(date) FROM articles"
+            " WHERE date IS NOT NULL AND date_precision IN ('day', 'month', 'year')"
+        ).fetchone()
+        undated = con.execute(
+            "SELECT COUNT(*) FROM articles"
+            " WHERE date IS NULL OR date_precision NOT IN ('day', 'month', 'year')"
+        ).fetchone()[0]
+        n_articles, n_chunks = self.counts()
+        return {
+            "articles": n_articles,
+            "chunks": n_chunks,
+            "sources": sources,
+            "date_range": [dated[0], dated[1]] if dated[0] else None,
+            "articles_without_full_date": int(undated),
+        }
+
+
+class _Transaction:
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.con.execute("BEGIN IMMEDIATE")
+        return self.con
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.con.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _bump(con: sqlite3.Connection) -> None:
+    con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+
+
+def _article(row: Sequence[object]) -> Article:
+    (aid, title, text, date, precision, source, url, author, places, path, fp, removed) = row
+    return Article(
+        id=str(aid),
+        title=str(title),
+        text=str(text),
+        date=date,  # type: ignore[arg-type]
+        date_precision=precision,  # type: ignore[arg-type]
+        source=source,  # type: ignore[arg-type]
+        url=url,  # type: ignore[arg-type]
+        author=author,  # type: ignore[arg-type]
+        places=tuple(json.loads(str(places))),
+        path=path,  # type: ignore[arg-type]
+        fingerprint=str(fp),
+        removed_lines=tuple(json.loads(str(removed))),
+    )

@@ -1,0 +1,125 @@
+"""One settings object, read once: defaults < ``$HOIDAP_HOME/settings.toml`` < environment
+< explicit overrides (CLI flags).
+
+>>> s = load_settings(home="/tmp/hoidap-doc", env={})
+>>> s.index, s.embedding_model
+('default', 'e5-small')
+
+The home folder holds everything hoidap writes: ``settings.toml`` (optional),
+``indexes/<index>/<model>/`` (catalog, BM25, local Chroma) and ``cache/`` (embeddings).
+Several homes can coexist (``--home`` / ``HOIDAP_HOME``); tests always use a temporary one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HOME = Path("~/.hoidap")
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names the setting and the source."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    index: str = "default"
+    # Embedder name for embeddings.registry.load_embedder: "e5-small" (bundled, offline),
+    # "e5-small-c", "minilm-bundled", a sentence-transformers hub id or a local folder.
+    embedding_model: str = "e5-small"
+    embedding_threads: int = 0  # 0 = all cores
+    embed_batch_size: int = 64
+    # Chunking, in tokens (syllables, numbers and punctuation marks; see rag.text.count_tokens).
+    chunk_tokens: int = 160
+    chunk_overlap: int = 32
+    # Boilerplate: a line seen in at least this many documents of one source is dropped.
+    repeat_min_docs: int = 3
+    max_file_mb: int = 50
+    # Chroma server ("http://127.0.0.1:8000"); empty = local PersistentClient in the index folder.
+    chroma_url: str = ""
+
+    @property
+    def index_root(self) -> Path:
+        return self.home / "indexes" / self.index
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["home"] = str(self.home)
+        return d
+
+    def validate(self) -> Settings:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", self.index):
+            raise SettingsError(
+                f"index name {self.index!r}: use 1-63 letters, digits, '_', '-', '.'"
+            )
+        if self.chunk_tokens < 16:
+            raise SettingsError("chunk_tokens must be at least 16")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
+            raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
+        if self.embed_batch_size < 1 or self.max_file_mb < 1 or self.repeat_min_docs < 2:
+            raise SettingsError(
+                "embed_batch_size and max_file_mb must be >= 1, repeat_min_docs >= 2"
+            )
+        if self.chroma_url and not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", self.chroma_url):
+            raise SettingsError(
+                f"chroma_url {self.chroma_url!r}: expected http://HOST:PORT"
+            )
+        return self
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind in ("int", int):
+            return int(value)
+        if kind in ("Path", Path):
+            return Path(str(value)).expanduser()
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{name} from {origin}: {value!r} is not a valid {kind}") from exc
+
+
+def load_settings(
+    home: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings. ``env`` defaults to ``os.environ``; overrides that are None are ignored."""
+    env = os.environ if env is None else env
+    home_path = Path(home or env.get("HOIDAP_HOME") or DEFAULT_HOME).expanduser().resolve()
+    values: dict[str, Any] = {}
+    file = home_path / "settings.toml"
+    if file.is_file():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{file}: {exc}") from exc
+        for key, value in data.items():
+            if key not in _FIELDS or key == "home":
+                raise SettingsError(f"{file}: unknown setting {key!r}")
+            values[key] = _coerce(key, value, str(file))
+    for name in _FIELDS:
+        env_key = "HOIDAP_" + name.upper()
+        if name != "home" and env_key in env:
+            values[name] = _coerce(name, env[env_key], env_key)
+    for name, value in overrides.items():
+        if name not in _FIELDS:
+            raise SettingsError(f"unknown setting {name!r}")
+        if value is not None:
+            values[name] = _coerce(name, value, "command line")
+    return replace(Settings(home=home_path), **values).validate()
