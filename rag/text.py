@@ -72,8 +72,8 @@ def clean_display(text: str) -> str:
     lines = [_WS_RE.sub(" ", line).strip() for line in text.split("\n")]
     out = "\n".join(lines)
     out = re.sub(r"\n{3,}", "\n\n", out)
-    # space before , . ; : ! ? is a common scraping artefact ("cấp ủy , chính quyền")
-    out = re.sub(r" +([,;:!?])(?=\s|$)", r"\1", out)
+    # space before , . ; : ! ? is a common scraping artefact ("cấp ủy , chính quyền", "mới .")
+    out = re.sub(r" +([,;:!?.])(?=\s|$)", r"\1", out)
     return out.strip()
 
 
