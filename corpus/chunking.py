@@ -28,7 +28,30 @@ from rag.types import Article, Chunk
 
 # Abbreviations that end with a full stop and are followed by a capitalised word.
 _ABBREVIATIONS = frozenset(
-    """tp tx q p tt ts pgs gs ths th.s bs ks cn ls nxb mr mrs ms dr st no vs ông bà""".split()
+    [
+        "tp",
+        "tx",
+        "q",
+        "p",
+        "tt",
+        "ts",
+        "pgs",
+        "gs",
+        "ths",
+        "th.s",
+        "bs",
+        "ks",
+        "cn",
+        "ls",
+        "nxb",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "no",
+        "vs",
+    ]
 )
 _SENT_END = re.compile(r"""[.!?…]+["'”’»)\]]*(?=\s)""")
 _STARTER = re.compile(r"""["'“‘«(\[]*[\w\d]""", re.UNICODE)
@@ -111,7 +134,12 @@ def _split_long(text: str, a: int, b: int, limit: int) -> list[tuple[int, int]]:
 def article_version(article: Article, target_tokens: int, overlap_tokens: int) -> str:
     """Short hash of everything that determines the chunks and their embedded text."""
     h = hashlib.sha256()
-    for part in (article.title, article.date or "", article.text, f"{target_tokens}/{overlap_tokens}"):
+    for part in (
+        article.title,
+        article.date or "",
+        article.text,
+        f"{target_tokens}/{overlap_tokens}",
+    ):
         h.update(part.encode("utf-8"))
         h.update(b"\x00")
     return h.hexdigest()[:10]

@@ -72,9 +72,7 @@ class Catalog:
         self._local = threading.local()
         self._con().executescript(_SCHEMA)  # executescript commits by itself
         with self._tx() as con:
-            con.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-            )
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             con.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
     # -- connection handling -------------------------------------------------
@@ -187,11 +185,15 @@ class Catalog:
         return [r[0] for r in self._con().execute("SELECT id FROM articles ORDER BY id")]
 
     def get_article(self, article_id: str) -> Article | None:
-        row = self._con().execute(
-            "SELECT id, title, text, date, date_precision, source, url, author, places, path,"
-            " fingerprint, removed FROM articles WHERE id=?",
-            (article_id,),
-        ).fetchone()
+        row = (
+            self._con()
+            .execute(
+                "SELECT id, title, text, date, date_precision, source, url, author, places, path,"
+                " fingerprint, removed FROM articles WHERE id=?",
+                (article_id,),
+            )
+            .fetchone()
+        )
         return None if row is None else _article(row)
 
     def articles(self) -> Iterator[Article]:

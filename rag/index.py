@@ -115,7 +115,7 @@ class Index:
         """Exclusive lock for writers (ingest, delete); fails at once if held."""
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / "write.lock"
-        fh = open(path, "a+", encoding="utf-8")
+        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the lock's lifetime
         try:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -144,7 +144,9 @@ class Index:
         vecs: list[np.ndarray] = []
         for it in items:
             if len(it.chunks) != len(it.vectors):
-                raise ValueError(f"{it.article.id}: {len(it.chunks)} chunks, {len(it.vectors)} vectors")
+                raise ValueError(
+                    f"{it.article.id}: {len(it.chunks)} chunks, {len(it.vectors)} vectors"
+                )
             for c in it.chunks:
                 ids.append(c.id)
                 docs.append(c.text)

@@ -72,9 +72,7 @@ class Settings:
                 "embed_batch_size and max_file_mb must be >= 1, repeat_min_docs >= 2"
             )
         if self.chroma_url and not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", self.chroma_url):
-            raise SettingsError(
-                f"chroma_url {self.chroma_url!r}: expected http://HOST:PORT"
-            )
+            raise SettingsError(f"chroma_url {self.chroma_url!r}: expected http://HOST:PORT")
         return self
 
 
@@ -99,7 +97,7 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Build the settings. ``env`` defaults to ``os.environ``; overrides that are None are ignored."""
+    """Build the settings; ``env`` defaults to ``os.environ``; None overrides are ignored."""
     env = os.environ if env is None else env
     home_path = Path(home or env.get("HOIDAP_HOME") or DEFAULT_HOME).expanduser().resolve()
     values: dict[str, Any] = {}

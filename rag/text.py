@@ -101,9 +101,9 @@ def _tone_position(base: str) -> int | None:
     """
     low = base.lower()
     start = 0
-    if low.startswith("qu") and len(low) > 2:
-        start = 2
-    elif low.startswith("gi") and len(low) > 2 and low[2] in _VOWELS:
+    if (low.startswith("qu") and len(low) > 2) or (
+        low.startswith("gi") and len(low) > 2 and low[2] in _VOWELS
+    ):
         start = 2
     i = start
     while i < len(low) and low[i] not in _VOWELS:

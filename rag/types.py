@@ -33,7 +33,9 @@ class RawDocument:
     date: str | None = None
     url: str | None = None
     author: str | None = None
-    fingerprint: str = ""  # hash of the raw bytes / record: unchanged input => unchanged fingerprint
+    fingerprint: str = (
+        ""  # hash of the raw bytes / record: unchanged input => unchanged fingerprint
+    )
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +36,11 @@ def test_sentence_ends_after_accented_letter_and_before_vietnamese_capital():
 
 def test_lowercase_continuation_and_quotes():
     text = 'Phong trào "Dân vận khéo." lan tỏa. Phương châm "dân biết, dân bàn." Hết.'
-    assert sents(text) == ['Phong trào "Dân vận khéo." lan tỏa.', 'Phương châm "dân biết, dân bàn."', "Hết."]
+    assert sents(text) == [
+        'Phong trào "Dân vận khéo." lan tỏa.',
+        'Phương châm "dân biết, dân bàn."',
+        "Hết.",
+    ]
 
 
 def test_paragraph_break_is_a_boundary():
@@ -59,9 +65,9 @@ def test_chunks_have_exact_offsets_sizes_and_overlap():
         assert count_tokens(c.text) <= 60
         assert c.embed_text.startswith("Tiêu đề\n")
         assert c.id == f"a1#{article_version(art, 60, 20)}-{c.ordinal:04d}"
-    overlaps = sum(1 for p, n in zip(chunks, chunks[1:], strict=False) if n.start < p.end)
+    overlaps = sum(1 for p, n in pairwise(chunks) if n.start < p.end)
     assert overlaps >= len(chunks) // 2
-    assert all(n.end > p.end for p, n in zip(chunks, chunks[1:], strict=False))
+    assert all(n.end > p.end for p, n in pairwise(chunks))
     covered = set()
     for c in chunks:
         covered.update(range(c.start, c.end))
@@ -69,7 +75,11 @@ def test_chunks_have_exact_offsets_sizes_and_overlap():
 
 
 def test_long_sentence_is_cut_at_clauses():
-    text = "Các nhiệm vụ gồm: " + "; ".join(f"nhiệm vụ thứ {i} rất quan trọng" for i in range(80)) + "."
+    text = (
+        "Các nhiệm vụ gồm: "
+        + "; ".join(f"nhiệm vụ thứ {i} rất quan trọng" for i in range(80))
+        + "."
+    )
     chunks = chunk_article(_article(text), target_tokens=50, overlap_tokens=0)
     assert len(chunks) > 3
     assert all(count_tokens(c.text) <= 50 for c in chunks)
@@ -92,7 +102,9 @@ def test_same_text_gives_same_ids_and_changed_text_new_ids():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("aăâđêôơưáàảãạ .,;!?\n0123456789ĐÂXY/")), max_size=600))
+@given(
+    st.text(alphabet=st.sampled_from(list("aăâđêôơưáàảãạ .,;!?\n0123456789ĐÂXY/")), max_size=600)
+)
 def test_offsets_hold_for_arbitrary_text(text):
     for c in chunk_article(_article(text), target_tokens=20, overlap_tokens=5):
         assert c.text == text[c.start : c.end]

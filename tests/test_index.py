@@ -11,14 +11,18 @@ from tests.fakes import HashEmbedder
 
 
 def make_article(aid, text, **kw):
-    return Article(id=aid, title=kw.pop("title", f"Bài {aid}"), text=text, fingerprint="fp-" + aid, **kw)
+    return Article(
+        id=aid, title=kw.pop("title", f"Bài {aid}"), text=text, fingerprint="fp-" + aid, **kw
+    )
 
 
 A1 = make_article(
     "a1",
     "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại 151 cơ quan, đơn vị, doanh nghiệp. "
     "Nhờ đó, phương thức lãnh đạo ngày càng gần dân.",
-    date="2021-12-30", date_precision="day", source="Baogialai.com.vn",
+    date="2021-12-30",
+    date_precision="day",
+    source="Baogialai.com.vn",
 )
 A2 = make_article("a2", "Toàn tỉnh có 63.021 ha cây ăn quả. Sản lượng năm 2019 đạt 410.000 tấn.")
 
@@ -81,8 +85,12 @@ def test_reconcile_repairs_a_crash_between_steps(settings):
     idx.write([item(A1, emb)])
     # crash after step 1 (vectors added, catalog not committed): orphans in Chroma
     orphan = item(A2, emb)
-    idx.store.add([c.id for c in orphan.chunks], orphan.vectors, [c.text for c in orphan.chunks],
-                  [{"article_id": "a2"}] * len(orphan.chunks))
+    idx.store.add(
+        [c.id for c in orphan.chunks],
+        orphan.vectors,
+        [c.text for c in orphan.chunks],
+        [{"article_id": "a2"}] * len(orphan.chunks),
+    )
     # and vectors lost for a live chunk
     lost = sorted(idx.catalog.chunk_ids())[0]
     idx.store.delete([lost])

@@ -4,7 +4,9 @@ from rag.settings import SettingsError, load_settings
 
 
 def test_defaults_file_env_and_overrides_in_order(tmp_path):
-    (tmp_path / "settings.toml").write_text('index = "tu-file"\nchunk_tokens = 200\n', encoding="utf-8")
+    (tmp_path / "settings.toml").write_text(
+        'index = "tu-file"\nchunk_tokens = 200\n', encoding="utf-8"
+    )
     s = load_settings(tmp_path, env={})
     assert (s.index, s.chunk_tokens, s.embedding_model) == ("tu-file", 200, "e5-small")
     s = load_settings(tmp_path, env={"HOIDAP_INDEX": "tu-env", "HOIDAP_CHUNK_TOKENS": "120"})

@@ -50,7 +50,14 @@ def test_closed_syllable_moves_tone_to_last_vowel():
 
 def test_tokens_keep_numbers_and_split_codes_and_dates():
     assert tokens("Đã hỗ trợ 11.562 trường hợp, đạt 99,54%") == [
-        "đã", "hỗ", "trợ", "11.562", "trường", "hợp", "đạt", "99,54",
+        "đã",
+        "hỗ",
+        "trợ",
+        "11.562",
+        "trường",
+        "hợp",
+        "đạt",
+        "99,54",
     ]
     assert tokens("QĐ-TTg ngày 30/12") == ["qđ", "ttg", "ngày", "30", "12"]
     assert tokens("TP.HCM") == ["tp", "hcm"]

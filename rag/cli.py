@@ -1,0 +1,231 @@
+"""``hoidap`` command line: a thin adapter over corpus.ingest and rag.index.
+
+Exit codes: 0 success, 1 failure, 2 bad usage, 3 partial success (some inputs skipped).
+Messages for people are in Vietnamese; ``--json`` output has English keys for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.settings import Settings, SettingsError, load_settings
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--home", help="thư mục dữ liệu (mặc định $HOIDAP_HOME hoặc ~/.hoidap)")
+    p.add_argument("--index", help="tên chỉ mục (mặc định: default)")
+    p.add_argument("--embedding-model", help="mô hình nhúng (mặc định: e5-small)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="hoidap",
+        description="hoidap — hỏi đáp tiếng Việt trên tài liệu công tác dân vận, chạy ngoại tuyến.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="nạp tệp/thư mục vào chỉ mục")
+    p.add_argument("paths", nargs="*", help="tệp hoặc thư mục (mặc định: corpus/articles)")
+    p.add_argument("--prune", action="store_true", help="xoá bài viết có tệp nguồn không còn")
+    p.add_argument("--json", action="store_true", help="in báo cáo dạng JSON")
+    p.add_argument("--no-progress", action="store_true", help="không hiện thanh tiến độ")
+
+    p = sub.add_parser("stats", parents=[common], help="thống kê chỉ mục")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("show", parents=[common], help="xem một bài viết và các đoạn (chunk)")
+    p.add_argument("article_id")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("delete", parents=[common], help="xoá bài viết khỏi chỉ mục")
+    p.add_argument("ids", nargs="+")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.home, index=args.index, embedding_model=args.embedding_model)
+
+
+def _model_id(settings: Settings) -> str:
+    from embeddings.registry import load_embedder
+
+    return load_embedder(settings.embedding_model).model_id
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from corpus.ingest import IngestProgress, ingest
+
+    settings = _settings(args)
+    paths = args.paths or [str(DEFAULT_CORPUS)]
+    bar = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="đoạn", desc="Nhúng", file=sys.stderr, dynamic_ncols=True)
+
+    def on_progress(p: IngestProgress) -> None:
+        if bar is None:
+            return
+        bar.total = p.chunks_total
+        bar.n = p.chunks_done
+        rate = p.embedded / p.elapsed_s if p.elapsed_s > 0 else 0.0
+        bar.set_postfix_str(f"bài {p.articles_done}/{p.articles_total}, {rate:.1f} vectơ/s")
+        bar.refresh()
+
+    try:
+        report = ingest(paths, settings, prune=args.prune, progress=on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        _print_json(report.as_dict())
+        return report.exit_code
+    print(
+        f"Đã nạp: {len(report.added)} bài mới, {len(report.updated)} bài cập nhật, "
+        f"{report.unchanged} bài không đổi, {len(report.skipped)} tệp bỏ qua"
+        + (f", {len(report.pruned)} bài đã xoá (--prune)" if args.prune else "")
+        + "."
+    )
+    print(
+        f"Đoạn ghi: {report.chunks_written}; vectơ tính mới: {report.embedded}; "
+        f"lấy từ bộ nhớ đệm: {report.cache_hits}; thời gian: {report.seconds:.1f} s."
+    )
+    if report.repaired != (0, 0):
+        print(
+            f"Đã sửa chỉ mục sau lần nạp bị ngắt: bỏ {report.repaired[0]} vectơ thừa, "
+            f"thêm lại {report.repaired[1]} vectơ thiếu."
+        )
+    for s in report.skipped:
+        print(f"  Bỏ qua {s.path}: {s.reason}", file=sys.stderr)
+    return report.exit_code
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from rag.index import Index
+
+    settings = _settings(args)
+    stats = Index(settings, _model_id(settings)).stats()
+    if args.json:
+        _print_json(stats)
+        return EXIT_OK
+    dr = stats["date_range"]
+    print(f"Chỉ mục: {stats['index']} ({stats['index_dir']})")
+    print(f"Bài viết: {stats['articles']}; đoạn: {stats['chunks']}")
+    print(f"Nguồn: {', '.join(stats['sources']) or '(không rõ)'}")
+    print(
+        f"Khoảng thời gian: {dr[0]} → {dr[1]}" if dr else "Khoảng thời gian: (chưa có ngày đầy đủ)"
+    )
+    print(f"Mô hình nhúng: {stats['embedding_model']} ({stats['dim']} chiều)")
+    print(f"Kho vectơ: {stats['store']}; dung lượng: {stats['index_size_bytes'] / 1e6:.1f} MB")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from rag.index import Index
+
+    settings = _settings(args)
+    index = Index(settings, _model_id(settings))
+    article = index.catalog.get_article(args.article_id)
+    if article is None:
+        print(f"Không có bài viết có mã {args.article_id!r} trong chỉ mục.", file=sys.stderr)
+        return EXIT_FAILURE
+    chunks = index.catalog.chunks_of(article.id)
+    data = {
+        "id": article.id,
+        "title": article.title,
+        "date": article.date,
+        "date_precision": article.date_precision,
+        "source": article.source,
+        "author": article.author,
+        "places": list(article.places),
+        "url": article.url,
+        "path": article.path,
+        "removed_lines": list(article.removed_lines),
+        "chunks": [{"id": c.id, "start": c.start, "end": c.end, "text": c.text} for c in chunks],
+    }
+    if args.json:
+        _print_json(data)
+        return EXIT_OK
+    print(f"{article.title}\n")
+    for key, label in (
+        ("date", "Ngày"),
+        ("date_precision", "Độ chính xác ngày"),
+        ("source", "Nguồn"),
+        ("author", "Tác giả"),
+        ("url", "URL"),
+        ("path", "Tệp"),
+    ):
+        if data[key]:
+            print(f"{label}: {data[key]}")
+    if article.places:
+        print(f"Địa danh: {', '.join(article.places)}")
+    print(f"Dòng rác đã loại: {len(article.removed_lines)}")
+    for c in chunks:
+        print(f"\n--- {c.id} [{c.start}:{c.end}]\n{c.text}")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from corpus.ingest import delete_articles
+
+    settings = _settings(args)
+    deleted = delete_articles(args.ids, settings, _model_id(settings))
+    missing = [i for i in args.ids if i not in deleted]
+    if args.json:
+        _print_json({"deleted": deleted, "not_found": missing})
+    else:
+        if deleted:
+            print(f"Đã xoá {len(deleted)} bài: {', '.join(deleted)}")
+        for i in missing:
+            print(f"Không có bài viết có mã {i!r}.", file=sys.stderr)
+    if not deleted:
+        return EXIT_FAILURE
+    return EXIT_PARTIAL if missing else EXIT_OK
+
+
+COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "show": cmd_show, "delete": cmd_delete}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SettingsError as exc:
+        print(f"Lỗi cấu hình: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("Đã dừng. Chỉ mục vẫn dùng được; chạy lại để nạp tiếp.", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:  # one clear line, not a traceback, for known failures
+        from embeddings.base import EmbedderUnavailable
+        from rag.index import IndexBusy, IndexMismatch
+        from rag.store import StoreUnavailable
+
+        if isinstance(exc, IndexBusy | IndexMismatch | StoreUnavailable | EmbedderUnavailable):
+            print(f"Lỗi: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Server mode: the index talks to a real `chroma run` on 127.0.0.1 through HttpClient."""
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from rag.index import Index
+from rag.settings import load_settings
+from rag.store import StoreUnavailable
+from tests.fakes import HashEmbedder
+from tests.test_index import A1, A2, item
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(path: Path, port: int) -> subprocess.Popen:
+    chroma = Path(sys.executable).parent / "chroma"
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("chroma run exited early") from None
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("chroma server did not start in 60 s")
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    proc = start_server(tmp_path / "chroma-server", port)
+    yield port, tmp_path / "chroma-server", proc
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_index_in_server_mode(tmp_path, server):
+    port, _, _ = server
+    settings = load_settings(tmp_path / "home", env={}, chroma_url=f"http://127.0.0.1:{port}")
+    emb = HashEmbedder()
+    idx = Index(settings, emb.model_id, emb.dim)
+    idx.write([item(A1, emb), item(A2, emb)])
+    assert not (idx.dir / "chroma").exists()  # vectors live in the server
+    assert idx.store.count() == idx.catalog.counts()[1]
+    hit = idx.store.query(emb.embed_query("cây ăn quả"), 1)[0][0]
+    assert hit.startswith("a2#")
+    assert idx.delete(["a2"]) == ["a2"]
+    assert all(i.startswith("a1#") for i in idx.store.all_ids())
+    assert idx.stats()["store"] == f"http://127.0.0.1:{port}"
+
+
+def test_server_down_gives_a_clear_error(tmp_path):
+    settings = load_settings(
+        tmp_path / "home", env={}, chroma_url=f"http://127.0.0.1:{free_port()}"
+    )
+    emb = HashEmbedder()
+    idx = Index(settings, emb.model_id, emb.dim)
+    t0 = time.time()
+    with pytest.raises(StoreUnavailable, match="Chroma server"):
+        idx.write([item(A1, emb)])
+    assert time.time() - t0 < 30
+    assert idx.catalog.counts() == (0, 0)  # nothing half-written
