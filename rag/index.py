@@ -134,8 +134,12 @@ class Index:
         finally:
             fh.close()  # releases the lock
 
-    def write(self, items: Sequence[WriteItem], pipeline: str = PIPELINE_VERSION) -> int:
-        """Make the items live (protocol in the module docstring). Returns stale chunks removed."""
+    def write(self, items: Sequence[WriteItem], pipeline: str) -> int:
+        """Make the items live (protocol in the module docstring). Returns stale chunks removed.
+
+        ``pipeline`` is recorded per article: ingest re-processes articles whose recorded
+        pipeline differs from the current one.
+        """
         if not items:
             return 0
         ids: list[str] = []

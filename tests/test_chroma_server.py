@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.index import Index
+from rag.index import PIPELINE_VERSION, Index
 from rag.settings import load_settings
 from rag.store import StoreUnavailable
 from tests.fakes import HashEmbedder
@@ -58,7 +58,7 @@ def test_index_in_server_mode(tmp_path, server):
     settings = load_settings(tmp_path / "home", env={}, chroma_url=f"http://127.0.0.1:{port}")
     emb = HashEmbedder()
     idx = Index(settings, emb.model_id, emb.dim)
-    idx.write([item(A1, emb), item(A2, emb)])
+    idx.write([item(A1, emb), item(A2, emb)], PIPELINE_VERSION)
     assert not (idx.dir / "chroma").exists()  # vectors live in the server
     assert idx.store.count() == idx.catalog.counts()[1]
     hit = idx.store.query(emb.embed_query("cây ăn quả"), 1)[0][0]
@@ -76,6 +76,6 @@ def test_server_down_gives_a_clear_error(tmp_path):
     idx = Index(settings, emb.model_id, emb.dim)
     t0 = time.time()
     with pytest.raises(StoreUnavailable, match="Chroma server"):
-        idx.write([item(A1, emb)])
+        idx.write([item(A1, emb)], PIPELINE_VERSION)
     assert time.time() - t0 < 30
     assert idx.catalog.counts() == (0, 0)  # nothing half-written

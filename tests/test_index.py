@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from corpus.chunking import article_version, chunk_article
-from rag.index import Index, IndexBusy, IndexMismatch, WriteItem
+from rag.index import PIPELINE_VERSION, Index, IndexBusy, IndexMismatch, WriteItem
 from rag.settings import load_settings
 from rag.types import Article
 from tests.fakes import HashEmbedder
@@ -41,7 +41,7 @@ def item(article, emb):
 def test_write_search_and_persist_across_instances(settings):
     emb = HashEmbedder()
     idx = Index(settings, emb.model_id, emb.dim)
-    idx.write([item(A1, emb), item(A2, emb)])
+    idx.write([item(A1, emb), item(A2, emb)], PIPELINE_VERSION)
     assert idx.catalog.counts()[0] == 2
     assert idx.store.count() == idx.catalog.counts()[1]
     top = idx.bm25().search("kiểm tra bao nhiêu cơ quan", 1)[0][0]
@@ -60,10 +60,10 @@ def test_write_search_and_persist_across_instances(settings):
 def test_changed_article_replaces_its_chunks(settings):
     emb = HashEmbedder()
     idx = Index(settings, emb.model_id, emb.dim)
-    idx.write([item(A1, emb)])
+    idx.write([item(A1, emb)], PIPELINE_VERSION)
     old = idx.catalog.chunk_ids()
     changed = make_article("a1", A1.text.replace("151", "152"))
-    idx.write([item(changed, emb)])
+    idx.write([item(changed, emb)], PIPELINE_VERSION)
     new = idx.catalog.chunk_ids()
     assert not old & new
     assert idx.store.all_ids() == new
@@ -73,7 +73,7 @@ def test_changed_article_replaces_its_chunks(settings):
 def test_delete_removes_everywhere(settings):
     emb = HashEmbedder()
     idx = Index(settings, emb.model_id, emb.dim)
-    idx.write([item(A1, emb), item(A2, emb)])
+    idx.write([item(A1, emb), item(A2, emb)], PIPELINE_VERSION)
     assert idx.delete(["a1", "nope"]) == ["a1"]
     assert all(i.startswith("a2#") for i in idx.store.all_ids())
     assert all(i.startswith("a2#") for i in idx.bm25().ids)
@@ -82,7 +82,7 @@ def test_delete_removes_everywhere(settings):
 def test_reconcile_repairs_a_crash_between_steps(settings):
     emb = HashEmbedder()
     idx = Index(settings, emb.model_id, emb.dim)
-    idx.write([item(A1, emb)])
+    idx.write([item(A1, emb)], PIPELINE_VERSION)
     # crash after step 1 (vectors added, catalog not committed): orphans in Chroma
     orphan = item(A2, emb)
     idx.store.add(
@@ -102,7 +102,7 @@ def test_reconcile_repairs_a_crash_between_steps(settings):
 def test_stale_or_corrupt_bm25_is_rebuilt(settings):
     emb = HashEmbedder()
     idx = Index(settings, emb.model_id, emb.dim)
-    idx.write([item(A1, emb)])
+    idx.write([item(A1, emb)], PIPELINE_VERSION)
     idx.bm25()
     for f in idx.bm25_dir.glob("bm25-*.npz"):
         f.write_bytes(b"garbage")
@@ -114,8 +114,8 @@ def test_one_folder_and_collection_per_model(settings):
     a, b = HashEmbedder(model_id="fake-a"), HashEmbedder(model_id="fake-b", dim=32)
     ia, ib = Index(settings, a.model_id, a.dim), Index(settings, b.model_id, b.dim)
     assert ia.dir != ib.dir and ia.store.name != ib.store.name
-    ia.write([item(A1, a)])
-    ib.write([item(A2, b)])
+    ia.write([item(A1, a)], PIPELINE_VERSION)
+    ib.write([item(A2, b)], PIPELINE_VERSION)
     assert ia.catalog.article_ids() == ["a1"] and ib.catalog.article_ids() == ["a2"]
     with pytest.raises(IndexMismatch):
         Index(settings, a.model_id, dim=99)
@@ -136,4 +136,6 @@ def test_vectors_must_match_chunks(settings):
     idx = Index(settings, emb.model_id)
     it = item(A1, emb)
     with pytest.raises(ValueError):
-        idx.write([WriteItem(it.article, it.version, it.chunks, np.zeros((0, emb.dim)))])
+        idx.write(
+            [WriteItem(it.article, it.version, it.chunks, np.zeros((0, emb.dim)))], PIPELINE_VERSION
+        )

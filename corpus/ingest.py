@@ -1,0 +1,234 @@
+"""Ingest: files -> articles -> chunks -> embeddings -> index, incrementally and crash-safely.
+
+>>> # report = ingest(["corpus/articles"], load_settings())   # doctest: +SKIP
+>>> # print(report.added, report.unchanged, report.skipped)   # doctest: +SKIP
+
+An input whose raw bytes (or JSONL record) and pipeline settings are unchanged since the
+last ingest is not even parsed again. Changed inputs are cleaned, chunked, embedded
+(through the on-disk embedding cache, so unchanged chunk texts are not re-embedded) and
+written article by article with the protocol of ``rag.index``. A run that was killed
+leaves a ``dirty`` mark; the next run first reconciles Chroma with the catalog.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpus.articles import EmptyArticle, build_article
+from corpus.chunking import article_version, chunk_article
+from corpus.clean import learn_repeated_lines
+from corpus.loaders import iter_documents
+from embeddings.base import Embedder
+from embeddings.cache import CachedEmbedder, EmbeddingCache
+from rag.index import PIPELINE_VERSION, Index, WriteItem
+from rag.settings import Settings
+from rag.types import Article, Chunk, RawDocument, SkippedFile
+
+EXIT_OK, EXIT_FAILURE, EXIT_PARTIAL = 0, 1, 3
+
+
+@dataclass
+class IngestProgress:
+    """Sent to the progress callback after each written batch."""
+
+    articles_done: int
+    articles_total: int
+    chunks_done: int
+    chunks_total: int
+    embedded: int  # vectors computed (cache misses) so far
+    elapsed_s: float
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    chunks_written: int = 0
+    embedded: int = 0  # vectors computed
+    cache_hits: int = 0  # vectors taken from the embedding cache
+    repaired: tuple[int, int] = (0, 0)  # (orphan vectors removed, missing vectors re-added)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        loaded = self.added or self.updated or self.unchanged
+        if self.skipped and not loaded:
+            return EXIT_FAILURE
+        return EXIT_PARTIAL if self.skipped else EXIT_OK
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": self.unchanged,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "pruned": self.pruned,
+            "chunks_written": self.chunks_written,
+            "embedded": self.embedded,
+            "cache_hits": self.cache_hits,
+            "repaired": {"orphans_removed": self.repaired[0], "vectors_readded": self.repaired[1]},
+            "seconds": round(self.seconds, 3),
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def pipeline_key(settings: Settings) -> str:
+    return (
+        f"{PIPELINE_VERSION}/{settings.chunk_tokens}/{settings.chunk_overlap}"
+        f"/{settings.repeat_min_docs}"
+    )
+
+
+def open_embedder(settings: Settings) -> Embedder:
+    from embeddings.registry import load_embedder
+
+    return load_embedder(settings.embedding_model, threads=settings.embedding_threads or None)
+
+
+def _batches(
+    items: Sequence[tuple[Article, str, list[Chunk]]], min_chunks: int
+) -> Iterable[list[tuple[Article, str, list[Chunk]]]]:
+    batch: list[tuple[Article, str, list[Chunk]]] = []
+    size = 0
+    for it in items:
+        batch.append(it)
+        size += len(it[2])
+        if size >= min_chunks:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _prune(
+    index: Index, roots: Sequence[Path], seen: set[str], protected_paths: set[str]
+) -> list[str]:
+    """Articles whose file is gone, or whose file/folder was read and no longer yields them."""
+    resolved = [r.resolve() for r in roots]
+    doomed = []
+    for aid, state in index.catalog.states().items():
+        if aid in seen or not state.path or state.path in protected_paths:
+            continue
+        p = Path(state.path)
+        if not p.exists() or any(p == r or r in p.parents for r in resolved):
+            doomed.append(aid)
+    return index.delete(doomed) if doomed else []
+
+
+def ingest(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    prune: bool = False,
+    progress: Callable[[IngestProgress], None] | None = None,
+) -> IngestReport:
+    t0 = time.perf_counter()
+    report = IngestReport()
+    embedder = embedder or open_embedder(settings)
+    index = Index(settings, embedder.model_id)
+    cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
+    cached = CachedEmbedder(embedder, cache)
+    with index.writer_lock():
+        if index.catalog.get_meta("dirty") == "1":
+            index.check_dim(embedder.dim)
+            report.repaired = index.reconcile(lambda texts: cached.embed_documents(texts))
+        index.catalog.set_meta("dirty", "1")
+
+        t = time.perf_counter()
+        docs: list[RawDocument] = []
+        for item in iter_documents(paths, max_bytes=settings.max_file_mb * 1024 * 1024):
+            if isinstance(item, RawDocument):
+                docs.append(item)
+            else:
+                report.skipped.append(item)
+        report.timings["load"] = time.perf_counter() - t
+
+        states = index.catalog.states()
+        pipeline = pipeline_key(settings)
+        changed = []
+        for d in docs:
+            s = states.get(d.id)
+            if s is None or s.fingerprint != d.fingerprint or s.pipeline != pipeline:
+                changed.append(d)
+        report.unchanged = len(docs) - len(changed)
+
+        if changed:
+            index.check_dim(embedder.dim)
+            t = time.perf_counter()
+            repeated = learn_repeated_lines(docs, min_docs=settings.repeat_min_docs)
+            planned: list[tuple[Article, str, list[Chunk]]] = []
+            for d in changed:
+                try:
+                    article = build_article(d, repeated)
+                except EmptyArticle as exc:
+                    report.skipped.append(SkippedFile(d.path, str(exc)))
+                    continue
+                version = article_version(article, settings.chunk_tokens, settings.chunk_overlap)
+                chunks = chunk_article(
+                    article,
+                    target_tokens=settings.chunk_tokens,
+                    overlap_tokens=settings.chunk_overlap,
+                )
+                planned.append((article, version, chunks))
+            report.timings["clean_chunk"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            total_chunks = sum(len(c) for _, _, c in planned)
+            done_a = done_c = 0
+            for batch in _batches(planned, settings.embed_batch_size * 4):
+                texts = [c.embed_text for _, _, chunks in batch for c in chunks]
+                vectors = cached.embed_documents(texts)
+                items, offset = [], 0
+                for article, version, chunks in batch:
+                    items.append(
+                        WriteItem(article, version, chunks, vectors[offset : offset + len(chunks)])
+                    )
+                    offset += len(chunks)
+                    (report.updated if article.id in states else report.added).append(article.id)
+                index.write(items, pipeline)
+                done_a += len(batch)
+                done_c += len(texts)
+                if progress:
+                    progress(
+                        IngestProgress(
+                            done_a,
+                            len(planned),
+                            done_c,
+                            total_chunks,
+                            cached.misses,
+                            time.perf_counter() - t,
+                        )
+                    )
+            report.chunks_written = total_chunks
+            report.timings["embed_write"] = time.perf_counter() - t
+
+        if prune:
+            protected = {s.path for s in report.skipped}
+            report.pruned = _prune(index, [Path(p) for p in paths], {d.id for d in docs}, protected)
+
+        t = time.perf_counter()
+        index.refresh_bm25()
+        report.timings["bm25"] = time.perf_counter() - t
+        index.catalog.set_meta("dirty", "0")
+    report.embedded = cached.misses
+    report.cache_hits = cached.hits
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def delete_articles(ids: Sequence[str], settings: Settings, model_id: str) -> list[str]:
+    index = Index(settings, model_id)
+    with index.writer_lock():
+        index.catalog.set_meta("dirty", "1")
+        deleted = index.delete(ids)
+        index.refresh_bm25()
+        index.catalog.set_meta("dirty", "0")
+    return deleted
