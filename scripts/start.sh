@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# One command on a fresh machine: install, index the default corpus (offline), show the index.
+# Data goes to $HOIDAP_HOME (default ~/.hoidap). Extra arguments are passed to `hoidap ingest`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+export HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
+.venv/bin/hoidap ingest corpus/articles "$@"
+.venv/bin/hoidap stats

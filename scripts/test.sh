@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install (with test tools) and run the whole test suite, slow tests included.
+# Pass pytest arguments to narrow it, e.g. scripts/test.sh tests/test_text.py -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh --dev
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False OPENBLAS_NUM_THREADS=1
+exec .venv/bin/python -m pytest -m "slow or not slow" "$@"
