@@ -183,7 +183,9 @@ def ingest(
             t = time.perf_counter()
             total_chunks = sum(len(c) for _, _, c in planned)
             done_a = done_c = 0
-            for batch in _batches(planned, settings.embed_batch_size * 4):
+            if progress:
+                progress(IngestProgress(0, len(planned), 0, total_chunks, 0, 0.0))
+            for batch in _batches(planned, settings.embed_batch_size):
                 texts = [c.embed_text for _, _, chunks in batch for c in chunks]
                 vectors = cached.embed_documents(texts)
                 items, offset = [], 0

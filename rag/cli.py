@@ -78,7 +78,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not args.no_progress and sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=0, unit="đoạn", desc="Nhúng", file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(total=0, unit=" đoạn", desc="Nạp", file=sys.stderr, dynamic_ncols=True)
 
     def on_progress(p: IngestProgress) -> None:
         if bar is None:
