@@ -12,6 +12,8 @@ that is missing, unreadable or from another generation is rebuilt from the catal
 >>> idx = BM25Index.build(["a", "b"], ["Quy chế dân chủ ở cơ sở", "Công tác dân vận"])
 >>> idx.search("dân vận", k=1)[0][0]
 'b'
+>>> BM25Index.build(["a", "b"], ["Quy chế dân chủ", "Công tác dân vận"], analyzer="ascii").search("dan van", 1)[0][0]
+'b'
 """
 
 from __future__ import annotations
@@ -21,13 +23,17 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-from rag.text import tokens
+from rag.text import ascii_tokens, tokens
+
+# Analyzers: "vi" = normalised syllables; "ascii" = the same without diacritics, for
+# queries typed without marks ("kiem tra bao nhieu don vi").
+ANALYZERS: dict[str, Callable[[str], list[str]]] = {"vi": tokens, "ascii": ascii_tokens}
 
 
 class BM25Corrupt(RuntimeError):
@@ -43,22 +49,37 @@ def ids_digest(ids: Sequence[str]) -> str:
 
 
 class BM25Index:
-    def __init__(self, ids: list[str], vocab: dict[str, int], matrix: sparse.csr_matrix) -> None:
+    def __init__(
+        self,
+        ids: list[str],
+        vocab: dict[str, int],
+        matrix: sparse.csr_matrix,
+        analyzer: str = "vi",
+    ) -> None:
         self.ids = ids
         self.vocab = vocab
         self.matrix = matrix  # (n_terms, n_docs), BM25 weight of term t in doc d
+        self.analyzer = analyzer
+        self._analyze = ANALYZERS[analyzer]
 
     @classmethod
     def build(
-        cls, ids: Sequence[str], texts: Sequence[str], *, k1: float = 1.2, b: float = 0.75
+        cls,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        *,
+        analyzer: str = "vi",
+        k1: float = 1.2,
+        b: float = 0.75,
     ) -> BM25Index:
+        analyze = ANALYZERS[analyzer]
         vocab: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
         tfs: list[int] = []
         lengths = np.zeros(len(texts), dtype=np.float32)
         for d, text in enumerate(texts):
-            toks = tokens(text)
+            toks = analyze(text)
             lengths[d] = len(toks)
             for tok, count in Counter(toks).items():
                 rows.append(vocab.setdefault(tok, len(vocab)))
@@ -76,14 +97,14 @@ class BM25Index:
         matrix = sparse.csr_matrix(
             (weight.astype(np.float32), (row, col)), shape=(len(vocab), n_docs)
         )
-        return cls(list(ids), vocab, matrix)
+        return cls(list(ids), vocab, matrix, analyzer)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for ``query`` (unique query tokens)."""
-        rows = sorted({self.vocab[t] for t in tokens(query) if t in self.vocab})
+        rows = sorted({self.vocab[t] for t in self._analyze(query) if t in self.vocab})
         if not rows or not self.ids:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.matrix[rows].sum(axis=0)).ravel()
@@ -111,7 +132,9 @@ class BM25Index:
                 indptr=m.indptr,
                 shape=np.asarray(m.shape),
                 meta=np.frombuffer(
-                    json.dumps({"ids": self.ids, "vocab": self.vocab}).encode("utf-8"),
+                    json.dumps(
+                        {"ids": self.ids, "vocab": self.vocab, "analyzer": self.analyzer}
+                    ).encode("utf-8"),
                     dtype=np.uint8,
                 ),
             )
@@ -134,7 +157,7 @@ class BM25Index:
                 meta = json.loads(bytes(z["meta"]).decode("utf-8"))
                 shape = tuple(int(x) for x in z["shape"])
                 matrix = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
-            idx = cls(list(meta["ids"]), dict(meta["vocab"]), matrix)
+            idx = cls(list(meta["ids"]), dict(meta["vocab"]), matrix, meta.get("analyzer", "vi"))
         except FileNotFoundError as exc:
             raise BM25Corrupt(f"no BM25 index in {folder}") from exc
         except Exception as exc:  # any damage to the files means: rebuild

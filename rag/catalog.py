@@ -63,6 +63,17 @@ class ArticleState:
     path: str | None
 
 
+@dataclass(frozen=True)
+class ArticleMeta:
+    id: str
+    title: str
+    date: str | None
+    date_precision: str | None
+    source: str | None
+    url: str | None
+    places: tuple[str, ...]
+
+
 class Catalog:
     """Thread-safe wrapper around one SQLite file (one connection per thread)."""
 
@@ -203,6 +214,20 @@ class Catalog:
         )
         for row in rows:
             yield _article(row)
+
+    def article_meta(self) -> dict[str, ArticleMeta]:
+        """Display and filter metadata of every article (without the texts)."""
+        rows = self._con().execute(
+            "SELECT id, title, date, date_precision, source, url, places FROM articles"
+        )
+        return {
+            r[0]: ArticleMeta(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])))
+            for r in rows
+        }
+
+    def article_text(self, article_id: str) -> str | None:
+        row = self._con().execute("SELECT text FROM articles WHERE id=?", (article_id,)).fetchone()
+        return None if row is None else str(row[0])
 
     def chunks_of(self, article_id: str) -> list[Chunk]:
         rows = self._con().execute(

@@ -91,8 +91,7 @@ class Index:
             path=None if settings.chroma_url else self.dir / "chroma",
             url=settings.chroma_url,
         )
-        self._bm25: BM25Index | None = None
-        self._bm25_generation = -1
+        self._bm25: dict[str, tuple[BM25Index, int]] = {}
         self._bm25_lock = threading.Lock()
         stored = self.catalog.get_meta("model_id")
         if stored is None:
@@ -202,30 +201,41 @@ class Index:
     def bm25_dir(self) -> Path:
         return self.dir / "bm25"
 
-    def bm25(self) -> BM25Index:
-        """The BM25 index for the catalog's current generation (loaded or rebuilt)."""
+    def _bm25_folder(self, analyzer: str) -> Path:
+        return self.bm25_dir if analyzer == "vi" else self.dir / f"bm25-{analyzer}"
+
+    def bm25(self, analyzer: str = "vi") -> BM25Index:
+        """The BM25 index for the catalog's current generation (loaded or rebuilt).
+
+        ``analyzer``: "vi" (normalised syllables) or "ascii" (diacritics removed).
+        """
         with self._bm25_lock:
             gen = self.catalog.generation
-            if self._bm25 is not None and self._bm25_generation == gen:
-                return self._bm25
+            cached = self._bm25.get(analyzer)
+            if cached is not None and cached[1] == gen:
+                return cached[0]
             try:
-                idx, file_gen, _ = BM25Index.load(self.bm25_dir)
-                if file_gen != gen:
+                idx, file_gen, _ = BM25Index.load(self._bm25_folder(analyzer))
+                if file_gen != gen or idx.analyzer != analyzer:
                     raise BM25Corrupt("stale")
             except BM25Corrupt:
-                idx, gen = self._rebuild_bm25()
-            self._bm25, self._bm25_generation = idx, gen
+                idx, gen = self._rebuild_bm25(analyzer)
+            self._bm25[analyzer] = (idx, gen)
             return idx
 
-    def _rebuild_bm25(self) -> tuple[BM25Index, int]:
+    def _rebuild_bm25(self, analyzer: str) -> tuple[BM25Index, int]:
         gen, chunks = self.catalog.snapshot()
-        idx = BM25Index.build([c.id for c in chunks], [c.embed_text for c in chunks])
+        idx = BM25Index.build(
+            [c.id for c in chunks], [c.embed_text for c in chunks], analyzer=analyzer
+        )
         with contextlib.suppress(OSError):  # read-only home: keep it in memory only
-            idx.save(self.bm25_dir, gen)
+            idx.save(self._bm25_folder(analyzer), gen)
         return idx, gen
 
-    def refresh_bm25(self) -> BM25Index:
-        return self.bm25()
+    def refresh_bm25(self) -> None:
+        """Bring both BM25 files up to the catalog's generation (end of ingest/delete)."""
+        for analyzer in ("vi", "ascii"):
+            self.bm25(analyzer)
 
     # -- reading -----------------------------------------------------------------
     def size_bytes(self) -> int:

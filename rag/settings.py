@@ -44,6 +44,21 @@ class Settings:
     max_file_mb: int = 50
     # Chroma server ("http://127.0.0.1:8000"); empty = local PersistentClient in the index folder.
     chroma_url: str = ""
+    # Retrieval: passages given to the answerer; candidates per retriever before fusion.
+    top_k: int = 5
+    retrieval_candidates: int = 50
+    rrf_k: int = 60
+    per_article: int = 2
+    # Optional cross-encoder reranker: hub id or local folder (sentence-transformers CrossEncoder).
+    reranker: str = ""
+    # Answerer: "extractive" (offline) or "openai" / "ollama" (an LLM server, see llm_*).
+    answerer: str = "extractive"
+    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_model: str = ""
+    llm_temperature: float = 0.1
+    llm_timeout_s: float = 60.0
+    llm_api_key: str = ""
+    max_question_chars: int = 2000
 
     @property
     def index_root(self) -> Path:
@@ -71,6 +86,16 @@ class Settings:
             raise SettingsError(
                 "embed_batch_size and max_file_mb must be >= 1, repeat_min_docs >= 2"
             )
+        if self.answerer not in ("extractive", "openai", "ollama"):
+            raise SettingsError(f"answerer {self.answerer!r}: use extractive, openai or ollama")
+        if self.answerer != "extractive" and not self.llm_model:
+            raise SettingsError(
+                f"answerer {self.answerer!r} needs llm_model (the served model's name)"
+            )
+        if self.top_k < 1 or self.retrieval_candidates < self.top_k or self.per_article < 1:
+            raise SettingsError("need top_k >= 1, retrieval_candidates >= top_k, per_article >= 1")
+        if self.llm_timeout_s <= 0 or self.max_question_chars < 10:
+            raise SettingsError("llm_timeout_s must be > 0 and max_question_chars >= 10")
         if self.chroma_url and not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", self.chroma_url):
             raise SettingsError(f"chroma_url {self.chroma_url!r}: expected http://HOST:PORT")
         return self
@@ -84,6 +109,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     try:
         if kind in ("int", int):
             return int(value)
+        if kind in ("float", float):
+            return float(value)
         if kind in ("Path", Path):
             return Path(str(value)).expanduser()
         return str(value)

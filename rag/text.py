@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Combining tone marks (NFD): grave, acute, hook above, tilde, dot below.
 _TONES = "\u0300\u0301\u0309\u0303\u0323"
@@ -126,6 +127,7 @@ def _tone_position(base: str) -> int | None:
     return i + 1
 
 
+@lru_cache(maxsize=65536)  # the syllable vocabulary of Vietnamese is small
 def _canonical_syllable(syllable: str) -> str:
     base, tone = _split_tone(syllable)
     if not tone:
@@ -150,9 +152,24 @@ def search_key(text: str) -> str:
 
 def strip_diacritics(text: str) -> str:
     """'Quy chế dân chủ' -> 'quy che dan chu' (for queries typed without diacritics)."""
-    decomposed = unicodedata.normalize("NFD", search_key(text))
+    return _SYLLABLE_RE.sub(lambda m: _strip_word(m.group(0)), search_key(text))
+
+
+@lru_cache(maxsize=65536)
+def _strip_word(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word)
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return kept.replace("đ", "d").replace("Đ", "D")
+
+
+def has_diacritics(text: str) -> bool:
+    """True if any letter carries a Vietnamese mark (or is đ): 'kiem tra' -> False."""
+    return strip_diacritics(text) != search_key(text)
+
+
+def ascii_tokens(text: str) -> list[str]:
+    """``tokens`` with diacritics removed: the key for queries typed without marks."""
+    return _TOKEN_RE.findall(strip_diacritics(text))
 
 
 def tokens(text: str) -> list[str]:

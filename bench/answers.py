@@ -1,0 +1,137 @@
+"""Answer quality and latency of the offline answerer on a QA set.
+
+Usage (from the repository root):
+
+    .venv/bin/python bench/answers.py evals/seed_qa.jsonl --corpus corpus/articles
+    .venv/bin/python bench/answers.py evals/seed_qa.jsonl --home ~/.hoidap   # existing index
+
+QA lines: {"id", "question", "answers": [...], "gold_articles": [...], "answerable",
+"history"?: [{"question", "answer"}]}. Scores per question:
+
+* ``correct``: answerable, not refused, the first accepted answer (or any accepted answer)
+  occurs in the answer text (after Vietnamese normalisation), and a citation points to a
+  gold article;
+* ``refused_ok``: unanswerable and refused.
+
+Prints a JSON summary (and writes per-question rows with --out FILE.jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.assistant import Assistant  # noqa: E402
+from rag.settings import load_settings  # noqa: E402
+from rag.text import search_key  # noqa: E402
+from rag.types import Turn  # noqa: E402
+
+
+def contains(answer: str, gold: str) -> bool:
+    return search_key(gold) in search_key(answer)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    i = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
+    return s[i]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("qa")
+    ap.add_argument("--corpus", nargs="*", help="ingest these into a fresh temporary home first")
+    ap.add_argument("--home")
+    ap.add_argument("--index")
+    ap.add_argument("--threshold", type=float, help="override the calibrated refusal threshold")
+    ap.add_argument("--out", help="write per-question rows here (JSONL)")
+    args = ap.parse_args()
+
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="hoidap-answers-"))
+    settings = load_settings(home, env={}, index=args.index)
+    if args.corpus:
+        from corpus.ingest import ingest
+
+        ingest(args.corpus, settings)
+    assistant = Assistant(settings, refusal_threshold=args.threshold)
+    rows = []
+    for line in Path(args.qa).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        history = [Turn(h["question"], h["answer"]) for h in item.get("history") or []]
+        t0 = time.perf_counter()
+        ans = assistant.ask(item["question"], history=history)
+        wall = (time.perf_counter() - t0) * 1000
+        gold_articles = set(item.get("gold_articles") or [])
+        answerable = bool(item.get("answerable", True))
+        cited = {c.article_id for c in ans.citations}
+        has_answer = any(contains(ans.text, g) for g in item.get("answers") or [])
+        rows.append(
+            {
+                "id": item["id"],
+                "question": item["question"],
+                "standalone": ans.standalone_query,
+                "answerable": answerable,
+                "refused": ans.refused,
+                "correct": answerable
+                and not ans.refused
+                and has_answer
+                and bool(cited & gold_articles),
+                "contains_gold": has_answer,
+                "cites_gold": bool(cited & gold_articles),
+                "refused_ok": (not answerable) and ans.refused,
+                "answer": ans.text,
+                "notice": ans.notice,
+                "gold": item.get("answers"),
+                "ms": wall,
+                "timings_ms": ans.timings_ms,
+            }
+        )
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    warm = [r["ms"] for r in rows[1:]]  # the first question includes loading the model
+    summary = {
+        "qa": args.qa,
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "answerable_correct": sum(r["correct"] for r in answerable),
+        "answerable_correct_rate": round(
+            sum(r["correct"] for r in answerable) / max(1, len(answerable)), 4
+        ),
+        "answerable_refused": sum(r["refused"] for r in answerable),
+        "unanswerable": len(unanswerable),
+        "unanswerable_refused": sum(r["refused_ok"] for r in unanswerable),
+        "unanswerable_refused_rate": round(
+            sum(r["refused_ok"] for r in unanswerable) / max(1, len(unanswerable)), 4
+        ),
+        "threshold": assistant.extractive.threshold,
+        "latency_ms_p50": round(percentile(warm, 50), 1),
+        "latency_ms_p95": round(percentile(warm, 95), 1),
+    }
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The Assistant: one object the CLI, the web app and the evaluation runner all use.
+
+>>> # a = Assistant(load_settings())                              # doctest: +SKIP
+>>> # ans = a.ask("Năm 2021 đã kiểm tra bao nhiêu cơ quan?")      # doctest: +SKIP
+>>> # ans.text, [c.title for c in ans.citations]                  # doctest: +SKIP
+
+question (+ history, filters)
+  -> validate -> follow-up -> standalone query (LLM when configured, else deterministic)
+  -> hybrid retrieval -> answer (LLM when configured, falling back to extractive)
+Everything heavy (embedder, Chroma, LLM client) loads on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from embeddings.base import Embedder
+from rag.extractive import ExtractiveAnswerer
+from rag.followup import contextualize
+from rag.index import Index
+from rag.retrieve import HybridRetriever
+from rag.settings import Settings
+from rag.types import Answer, Filters, Turn
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given; the message is for the user (Vietnamese)."""
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        refusal_threshold: float | None = None,
+    ) -> None:
+        """``refusal_threshold`` overrides the calibrated one (for calibration runs)."""
+        self.settings = settings
+        self._embedder = embedder
+        self._threshold = refusal_threshold
+        self._lock = threading.Lock()
+        self._index: Index | None = None
+        self._retriever: HybridRetriever | None = None
+        self._extractive: ExtractiveAnswerer | None = None
+        self._llm: Any = None
+        self._chat_model: Any = None
+
+    # -- lazily built parts --------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from embeddings.registry import load_embedder
+
+            s = self.settings
+            self._embedder = load_embedder(s.embedding_model, threads=s.embedding_threads or None)
+        return self._embedder
+
+    @property
+    def index(self) -> Index:
+        with self._lock:
+            if self._index is None:
+                self._index = Index(self.settings, self.embedder.model_id)
+            return self._index
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        if self._retriever is None:
+            s = self.settings
+            reranker = None
+            if s.reranker:
+                from rag.rerank import CrossEncoderReranker
+
+                reranker = CrossEncoderReranker(s.reranker)
+            self._retriever = HybridRetriever(
+                self.index,
+                self.embedder,
+                top_k=s.top_k,
+                candidates=s.retrieval_candidates,
+                rrf_k=s.rrf_k,
+                per_article=s.per_article,
+                reranker=reranker,
+            )
+        return self._retriever
+
+    @property
+    def extractive(self) -> ExtractiveAnswerer:
+        if self._extractive is None:
+            self._extractive = ExtractiveAnswerer(idf=self._idf(), threshold=self._threshold)
+        return self._extractive
+
+    def _idf(self) -> Callable[[str], float]:
+        """idf from the BM25 vocabularies, so common words weigh little in the evidence."""
+        index = self.index
+
+        def idf(token: str) -> float:
+            for analyzer in ("vi", "ascii"):
+                bm = index.bm25(analyzer)
+                row = bm.vocab.get(token)
+                if row is not None:
+                    df = int(bm.matrix.indptr[row + 1] - bm.matrix.indptr[row])
+                    n = len(bm.ids)
+                    return math.log1p((n - df + 0.5) / (df + 0.5))
+            return math.log1p(len(index.bm25("vi").ids) + 0.5)
+
+        return idf
+
+    def _llm_parts(self) -> tuple[Any, Any]:
+        if self._llm is None:
+            from rag.llm import LLMAnswerer, make_chat_model
+
+            s = self.settings
+            self._chat_model = make_chat_model(
+                s.answerer,
+                base_url=s.llm_base_url,
+                model=s.llm_model,
+                temperature=s.llm_temperature,
+                timeout_s=s.llm_timeout_s,
+                api_key=s.llm_api_key or None,
+            )
+            self._llm = LLMAnswerer(self._chat_model, f"llm:{s.answerer}:{s.llm_model}")
+        return self._llm, self._chat_model
+
+    # -- asking --------------------------------------------------------------------
+    def validate(self, question: str) -> str:
+        q = " ".join((question or "").split())
+        if not any(ch.isalnum() for ch in q):
+            raise QuestionError(
+                "Câu hỏi trống hoặc không có chữ. Hãy nhập một câu hỏi bằng tiếng Việt."
+            )
+        limit = self.settings.max_question_chars
+        if len(q) > limit:
+            raise QuestionError(
+                f"Câu hỏi quá dài ({len(q)} ký tự, tối đa {limit}). Hãy hỏi ngắn gọn hơn."
+            )
+        return q
+
+    def standalone(self, question: str, history: Sequence[Turn]) -> tuple[str, str | None]:
+        """(standalone query, notice) — via the LLM when configured, else deterministic."""
+        if not history:
+            return question, None
+        if self.settings.answerer != "extractive":
+            from rag.llm import LLMError, condense_question
+
+            try:
+                _, chat = self._llm_parts()
+                return condense_question(
+                    chat, history, question, timeout_s=self.settings.llm_timeout_s
+                ), None
+            except LLMError as exc:
+                return contextualize(
+                    question, history
+                ), f"Không dùng được LLM để hiểu câu hỏi nối tiếp ({exc})."
+        return contextualize(question, history), None
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        t0 = time.perf_counter()
+        q = self.validate(question)
+        timings: dict[str, float] = {}
+        query, notice = self.standalone(q, history)
+        timings["contextualize"] = (time.perf_counter() - t0) * 1000
+        retrieved = self.retriever.retrieve(query, filters=filters, timings=timings)
+        catalog = self.index.catalog
+        texts = {}
+        for hit in retrieved:
+            aid = hit.chunk.article_id
+            if aid not in texts:
+                texts[aid] = catalog.article_text(aid) or ""
+        answer = None
+        if self.settings.answerer != "extractive":
+            from rag.llm import LLMError
+
+            try:
+                llm, _ = self._llm_parts()
+                answer = llm.answer(
+                    q, retrieved, texts, history=history, standalone_query=query, on_token=on_token
+                )
+            except LLMError as exc:
+                notice = (
+                    f"Mô hình ngôn ngữ không trả lời được ({exc}); "
+                    "dưới đây là câu trả lời trích xuất trực tiếp từ tài liệu."
+                )
+        if answer is None:
+            answer = self.extractive.answer(q, retrieved, texts, standalone_query=query)
+            if on_token is not None:
+                on_token(answer.text)
+        answer.timings_ms = {
+            **timings,
+            **answer.timings_ms,
+            "total": (time.perf_counter() - t0) * 1000,
+        }
+        if notice:
+            answer.notice = f"{notice} {answer.notice}" if answer.notice else notice
+        return answer

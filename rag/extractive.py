@@ -1,0 +1,497 @@
+"""Offline extractive answerer: grounded sentences from the retrieved chunks, each cited.
+
+How an answer is built:
+
+1. every sentence of the top retrieved chunks is a candidate (article offsets, so the
+   quote is exactly ``article.text[start:end]``);
+2. a candidate's **evidence** is the idf-weighted share of the question's content terms
+   it contains (terms found only in its article's title count half), plus a bonus for
+   matching adjacent term pairs and for holding what the question type asks for (a
+   number for "bao nhiêu", a date for "khi nào", a name for "ai", a place for "ở đâu");
+3. the best sentence leads; up to two more follow if nearly as strong and they cover
+   question terms the first one misses; for who/when/where/how-many questions the key
+   phrase (e.g. "151 cơ quan, đơn vị, doanh nghiệp") is put first;
+4. it refuses — "Không tìm thấy thông tin này trong các tài liệu đã nạp." naming the
+   closest articles — when the best evidence is under the calibrated threshold
+   (``rag/data/refusal.json``, written by ``evals/calibrate.py``), or when a year,
+   number or place the question names appears nowhere in the evidence's article.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from corpus.chunking import split_sentences
+from corpus.places import extract_places, is_place_name
+from rag.question import Question, analyze, place_key
+from rag.text import search_key, strip_diacritics
+from rag.types import Answer, Citation, ScoredChunk
+
+REFUSAL = "Không tìm thấy thông tin này trong các tài liệu đã nạp."
+CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
+
+_NUM = re.compile(r"\d+(?:[.,]\d+)*(?:/\d+(?:[.,]\d+)*)?\s*%?")
+_DATE = re.compile(
+    r"(?:(?:[Ss]áng|[Cc]hiều|[Tt]ối|[Tt]rưa|[Đđ]êm)\s+(?:ngày\s+)?\d{1,2}/\d{1,2}(?:/\d{4})?"
+    r"|[Nn]gày\s+\d{1,2}(?:/\d{1,2}(?:/\d{4})?|\s+tháng\s+\d{1,2}(?:\s+năm\s+\d{4})?)"
+    r"|\d{1,2}/\d{1,2}/\d{4}|[Tt]háng\s+\d{1,2}(?:/\d{4}|\s+năm\s+\d{4})?|[Nn]ăm\s+\d{4})"
+)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Capitalised words that never occur in Vietnamese personal names (organisations, titles,
+# sentence openers). Surnames and given names such as "Quốc", "Trung", "Nam" are absent.
+_ROLE_WORDS = frozenset(
+    search_key(w)
+    for w in ["Ban", "Tỉnh", "Huyện", "Quận", "Xã", "Phường", "Đảng", "Ủy", "Uỷ", "UBND", "HĐND", "MTTQ", "QCDC", "BCĐ", "Trưởng", "Phó", "Bí", "Chủ", "Tịch", "Ông", "Bà", "Theo", "Tại", "Trong", "Ngày", "Sáng", "Chiều", "Tối", "Hội", "Nghị", "Mặt", "Trận", "Sở", "Cụm", "Phòng", "Bộ", "Cục", "Vụ", "Viện", "Đoàn", "Chi", "Khối", "Kế", "Hoạch", "Thông", "Báo", "Các", "Những", "Năm", "Tháng", "Qua", "Với", "Để", "Về", "Từ", "Khi", "Sau", "Đó"]
+)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float
+    source: str
+
+    @staticmethod
+    def load(path: Path = CALIBRATION_FILE) -> Calibration:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Calibration(float(data["threshold"]), str(path))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    rank: int  # retrieval rank of the chunk (0 = best)
+    hit: ScoredChunk
+    start: int
+    end: int
+    text: str
+    evidence: float
+    covered: frozenset[str]
+
+
+def _idf_fn(df: Mapping[str, int] | Callable[[str], float] | None) -> Callable[[str], float]:
+    if df is None:
+        return lambda t: 1.0
+    if callable(df):
+        return df
+    n = max(df.values(), default=1)
+    return lambda t: math.log1p((n + 1) / (df.get(t, 0) + 0.5))
+
+
+class ExtractiveAnswerer:
+    label = "extractive"
+
+    def __init__(
+        self,
+        *,
+        threshold: float | None = None,
+        idf: Callable[[str], float] | None = None,
+        max_sentences: int = 3,
+        max_chunks: int = 5,
+    ) -> None:
+        self.threshold = Calibration.load().threshold if threshold is None else threshold
+        self.idf = idf or (lambda t: 1.0)
+        self.max_sentences = max_sentences
+        self.max_chunks = max_chunks
+
+    # -- scoring -------------------------------------------------------------------
+    def candidates(
+        self, q: Question, retrieved: Sequence[ScoredChunk], texts: Mapping[str, str]
+    ) -> list[Candidate]:
+        weights = {t: self.idf(t) for t in q.terms}
+        total = sum(weights.values()) or 1.0
+        # place names are checked per article (an article names its province once or twice)
+        sentence_terms = {t: w for t, w in weights.items() if t not in q.place_terms}
+        pairs = set(zip(q.terms, q.terms[1:], strict=False))
+        seen: set[tuple[str, int, int]] = set()
+        out = []
+        for rank, hit in enumerate(retrieved[: self.max_chunks]):
+            c = hit.chunk
+            text = texts.get(c.article_id)
+            if text is None:
+                continue
+            title_terms = set(q.analyze_text(hit.title))
+            article_terms = _article_terms(q.accented, hit.title + "\n" + text)
+            place_score = sum(
+                w for t, w in weights.items() if t in q.place_terms and t in article_terms
+            )
+            for a, b in split_sentences(text, c.start, c.end):
+                key = (c.article_id, a, b)
+                if key in seen:
+                    continue
+                seen.add(key)
+                sent = text[a:b]
+                toks = q.analyze_text(sent)
+                present = set(toks)
+                covered = frozenset(t for t in sentence_terms if t in present)
+                in_title = {t for t in sentence_terms if t not in present and t in title_terms}
+                score = (
+                    sum(weights[t] for t in covered)
+                    + 0.5 * sum(weights[t] for t in in_title)
+                    + place_score
+                ) / total
+                if pairs:
+                    adjacent = set(zip(toks, toks[1:], strict=False))
+                    score += 0.15 * len(pairs & adjacent) / len(pairs)
+                if _has_kind(q.kind, sent):
+                    score += 0.1
+                if q.kind == "how_many":
+                    score += 0.3 * _count_match(q, sent)
+                score += 0.02 / (rank + 1)
+                out.append(Candidate(rank, hit, a, b, sent, score, covered))
+        out.sort(key=lambda c: -c.evidence)
+        return out
+
+    # -- answering -----------------------------------------------------------------
+    def answer(
+        self,
+        question: str,
+        retrieved: Sequence[ScoredChunk],
+        texts: Mapping[str, str],
+        *,
+        standalone_query: str = "",
+    ) -> Answer:
+        t0 = time.perf_counter()
+        query = standalone_query or question
+        q = analyze(query)
+        cands = self.candidates(q, retrieved, texts)
+        best = cands[0] if cands else None
+        if q.published and retrieved:
+            return self._published(question, query, retrieved, texts, t0)
+        missing = _missing_constraints(q, best, texts, self.idf) if best else []
+        if (
+            best is not None
+            and q.kind == "how_many"
+            and not missing
+            and _count_match(q, best.text) == 0
+        ):
+            missing = ["số liệu về " + " ".join(q.focus or q.terms[:3])]
+        if best is None or best.evidence < self.threshold or missing:
+            return self._refuse(question, query, retrieved, t0, best, missing)
+
+        chosen = [best]
+        covered = set(best.covered)
+        for c in cands[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            adds = not c.covered <= covered
+            if (c.evidence >= 0.85 * best.evidence and adds) or c.evidence >= 0.95 * best.evidence:
+                chosen.append(c)
+                covered |= c.covered
+        # reading order within an article, articles by their best sentence's rank
+        first_rank = {}
+        for c in chosen:
+            first_rank.setdefault(c.hit.chunk.article_id, c.rank)
+        chosen.sort(key=lambda c: (first_rank[c.hit.chunk.article_id], c.start))
+
+        citations = []
+        parts = []
+        for n, c in enumerate(chosen, 1):
+            citations.append(
+                Citation(
+                    n=n,
+                    article_id=c.hit.chunk.article_id,
+                    chunk_id=c.hit.chunk.id,
+                    title=c.hit.title,
+                    quote=c.text,
+                    start=c.start,
+                    end=c.end,
+                    date=c.hit.date,
+                    source=c.hit.source,
+                    url=c.hit.url,
+                )
+            )
+            parts.append(_cite(c.text, n))
+        key = key_phrase(q, best.text)
+        lead_n = chosen.index(best) + 1
+        if key and search_key(key) != search_key(best.text):
+            parts.insert(0, _cite(_capitalize(key), lead_n))
+        return Answer(
+            question=question,
+            text=" ".join(parts),
+            citations=citations,
+            refused=False,
+            retrieved=list(retrieved),
+            answerer=self.label,
+            standalone_query=query,
+            timings_ms={"answer": (time.perf_counter() - t0) * 1000},
+        )
+
+    def _published(
+        self,
+        question: str,
+        query: str,
+        retrieved: Sequence[ScoredChunk],
+        texts: Mapping[str, str],
+        t0: float,
+    ) -> Answer:
+        """'Bài viết ... được đăng ngày nào?': the top article's publication date (metadata)."""
+        hit = retrieved[0]
+        text = texts.get(hit.chunk.article_id, "")
+        first = split_sentences(text, hit.chunk.start, hit.chunk.end)[:1] or [(0, 0)]
+        if not hit.date:
+            return self._refuse(question, query, retrieved, t0, None, ["ngày đăng bài"])
+        date = _format_date(hit.date)
+        cite = Citation(
+            n=1,
+            article_id=hit.chunk.article_id,
+            chunk_id=hit.chunk.id,
+            title=hit.title,
+            quote=text[first[0][0] : first[0][1]],
+            start=first[0][0],
+            end=first[0][1],
+            date=hit.date,
+            source=hit.source,
+            url=hit.url,
+        )
+        return Answer(
+            question=question,
+            text=f"Bài viết «{hit.title}» được đăng {date} [1].",
+            citations=[cite],
+            refused=False,
+            retrieved=list(retrieved),
+            answerer=self.label,
+            standalone_query=query,
+            timings_ms={"answer": (time.perf_counter() - t0) * 1000},
+            notice="Ngày đăng lấy từ thông tin của bài viết (siêu dữ liệu), không phải từ một câu trong bài.",
+        )
+
+    def _refuse(
+        self,
+        question: str,
+        query: str,
+        retrieved: Sequence[ScoredChunk],
+        t0: float,
+        best: Candidate | None,
+        missing: Sequence[str],
+    ) -> Answer:
+        closest: list[str] = []
+        seen = set()
+        for h in retrieved:
+            if h.chunk.article_id in seen:
+                continue
+            seen.add(h.chunk.article_id)
+            bits = ", ".join(
+                x
+                for x in (h.date if h.date and not h.date.startswith("--") else None, h.source)
+                if x
+            )
+            closest.append(f"«{h.title}»" + (f" ({bits})" if bits else ""))
+            if len(closest) == 3:
+                break
+        text = REFUSAL
+        if closest:
+            text += " Các bài viết gần nhất với câu hỏi: " + "; ".join(closest) + "."
+        notice = None
+        if missing:
+            notice = "Tài liệu gần nhất không nhắc đến: " + ", ".join(missing) + "."
+        return Answer(
+            question=question,
+            text=text,
+            citations=[],
+            refused=True,
+            retrieved=list(retrieved),
+            answerer=self.label,
+            standalone_query=query,
+            timings_ms={"answer": (time.perf_counter() - t0) * 1000},
+            notice=notice,
+        )
+
+
+def _cite(sentence: str, n: int) -> str:
+    s = sentence.rstrip()
+    m = re.search(r"[.!?…]+[\"'”’»)]*$", s)
+    if m:
+        return f"{s[: m.start()]} [{n}]{s[m.start() :]}"
+    return f"{s} [{n}]."
+
+
+def _capitalize(s: str) -> str:
+    return s[:1].upper() + s[1:] if s else s
+
+
+def _has_kind(kind: str, sentence: str) -> bool:
+    if kind == "how_many":
+        return bool(re.search(r"\d", sentence))
+    if kind == "when":
+        return bool(_DATE.search(sentence))
+    if kind == "who":
+        return bool(person_names(sentence))
+    if kind == "where":
+        return bool(extract_places(sentence))
+    return False
+
+
+@dataclass(frozen=True)
+class NameSpan:
+    start: int
+    end: int
+    text: str
+
+
+def find_names(text: str) -> list[NameSpan]:
+    """Runs of 2-4 capitalised words separated by single spaces ("Trương Quốc Lâm")."""
+    out: list[NameSpan] = []
+    run: list[re.Match[str]] = []
+
+    def flush() -> None:
+        if 2 <= len(run) <= 4:
+            out.append(
+                NameSpan(run[0].start(), run[-1].end(), text[run[0].start() : run[-1].end()])
+            )
+        run.clear()
+
+    for m in _WORD.finditer(text):
+        w = m.group(0)
+        if w[0].isupper() and (not run or text[run[-1].end() : m.start()] == " "):
+            run.append(m)
+        else:
+            flush()
+            if w[0].isupper():
+                run.append(m)
+    flush()
+    return out
+
+
+def person_names(text: str) -> list[NameSpan]:
+    return [n for n in find_names(text) if _is_person(n.text)]
+
+
+def _is_person(name: str) -> bool:
+    words = name.split()
+    if len(words) < 2 or any(search_key(w) in _ROLE_WORDS for w in words):
+        return False
+    if search_key(name) in ("việt nam", "trung ương", "trung quốc", "quốc hội"):
+        return False
+    return not is_place_name(name)
+
+
+@cache
+def _article_terms(accented: bool, text: str) -> frozenset[str]:
+    from rag.text import ascii_tokens, tokens
+
+    return frozenset(tokens(text) if accented else ascii_tokens(text))
+
+
+def _count_match(q: Question, sentence: str) -> float:
+    """Share of the counted thing's terms right after a number (1.0: "151 cơ quan ...")."""
+    focus = [t for t in q.focus if t not in q.place_terms][:3]
+    before_terms = [t for t in q.terms if t not in q.place_terms]
+    if not focus and not before_terms:
+        return 0.0
+    best = 0.0
+    for m in _NUM.finditer(sentence):
+        if q.percent and "%" not in m.group(0):
+            continue
+        if focus:  # "bao nhiêu cơ quan" -> "151 cơ quan"
+            after = set(q.analyze_text(" ".join(sentence[m.end() :].split()[:6])))
+            share = sum(t in after for t in focus) / len(focus)
+        else:  # "tổng vốn đăng ký là bao nhiêu" -> "tổng vốn đăng ký 32.489 tỷ đồng"
+            before = set(q.analyze_text(" ".join(sentence[: m.start()].split()[-8:])))
+            share = min(1.0, 2 * sum(t in before for t in before_terms) / len(before_terms))
+        best = max(best, share)
+    if q.percent and "%" in sentence:
+        best = max(best, 0.5)
+    return best
+
+
+@cache
+def _article_facts(text: str) -> tuple[str, str, frozenset[str]]:
+    return (
+        search_key(text),
+        strip_diacritics(text),
+        frozenset(place_key(p) for p in extract_places(text)),
+    )
+
+
+def _format_date(iso: str) -> str:
+    parts = iso.lstrip("-").split("-")
+    if iso.startswith("--") and len(parts) == 2:
+        return f"ngày {int(parts[1])}/{int(parts[0])} (không rõ năm)"
+    if len(parts) == 3:
+        return f"ngày {int(parts[2]):02d}/{int(parts[1]):02d}/{parts[0]}"
+    if len(parts) == 2:
+        return f"tháng {int(parts[1])}/{parts[0]}"
+    return f"năm {parts[0]}"
+
+
+def _missing_constraints(
+    q: Question, best: Candidate, texts: Mapping[str, str], idf: Callable[[str], float]
+) -> list[str]:
+    """What the question names that the evidence's article lacks: a year, a number, a place,
+    or a concept: two adjacent content syllables ("chăn nuôi", "cà phê") both absent and
+    both rare in the corpus (idf at least 60% of an unseen word's), so generic verbs such as
+    "triển khai" do not count."""
+    idf_max = idf("\x00unseen\x00")
+    article = texts.get(best.hit.chunk.article_id, "")
+    keyed, plain, places = _article_facts(f"{best.hit.title}\n{best.hit.date or ''}\n{article}")
+    present = _article_terms(q.accented, f"{best.hit.title}\n{article}")
+    missing = [
+        f"{a} {b}"
+        for a, b in q.pairs
+        if a not in present and b not in present and min(idf(a), idf(b)) >= 0.6 * idf_max
+    ]
+    for y in q.years:
+        if y not in keyed:
+            missing.append(y)
+    for n in q.numbers:
+        if n not in keyed:
+            missing.append(n)
+    for p in q.places:
+        k = place_key(p)
+        if k not in places and k not in keyed and strip_diacritics(k) not in plain:
+            missing.append(p)
+    return missing
+
+
+def key_phrase(q: Question, sentence: str) -> str | None:
+    """The phrase of ``sentence`` that answers a who/when/where/how-many question."""
+    if q.kind == "how_many":
+        return _count_phrase(q, sentence)
+    if q.kind == "when":
+        m = _DATE.search(sentence)
+        return m.group(0) if m else None
+    if q.kind == "who":
+        return _nearest(q, sentence, person_names(sentence))
+    if q.kind == "where":
+        places = extract_places(sentence)
+        return places[0] if places else None
+    return None
+
+
+def _nearest(q: Question, sentence: str, names: list[NameSpan]) -> str | None:
+    if not names:
+        return None
+    keyed = search_key(sentence)
+    anchors = [m.start() for t in q.focus or q.terms for m in re.finditer(re.escape(t), keyed)]
+    if not anchors:
+        return names[0].text
+    return min(names, key=lambda n: min(abs(n.start - a) for a in anchors)).text
+
+
+def _count_phrase(q: Question, sentence: str) -> str | None:
+    """'... kiểm tra tại 151 cơ quan, đơn vị, doanh nghiệp, trong đó ...' -> '151 cơ quan, ...'."""
+    best, best_score = None, -1.0
+    focus = set(q.focus) or set(q.terms)
+    for m in _NUM.finditer(sentence):
+        num = m.group(0).strip()
+        if num in q.years or num in q.numbers or (q.percent and "%" not in num):
+            continue
+        tail = sentence[m.end() :]
+        cut = re.search(
+            r"(?:;|\.\s|\.$|,\s*(?:trong đó|gồm|với|đạt|chiếm|tăng|giảm)\b|\s-\s|\(|:)", tail
+        )
+        phrase_tail = tail[: cut.start()] if cut else tail
+        words = phrase_tail.split()[:8]
+        phrase = (num + " " + " ".join(words)).strip().rstrip(",;:")
+        after = set(q.analyze_text(" ".join(words)))
+        before = set(q.analyze_text(sentence[max(0, m.start() - 60) : m.start()]))
+        score = 2 * len(focus & after) + 0.5 * len(set(q.terms) & before)
+        if score > best_score:
+            best, best_score = phrase, score
+    return best

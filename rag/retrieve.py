@@ -1,0 +1,281 @@
+"""Hybrid retrieval: BM25 and dense in parallel -> reciprocal-rank fusion -> diversify.
+
+>>> # r = HybridRetriever(index, embedder)                      # doctest: +SKIP
+>>> # hits = r.retrieve("kiểm tra bao nhiêu đơn vị", k=5)       # doctest: +SKIP
+
+* BM25 runs over normalised syllables; a query typed without any diacritics uses the
+  diacritic-free BM25 instead, so "kiem tra bao nhieu don vi" finds the same passages.
+* Dense search embeds the query with the index's own embedder (same vector space).
+* Fusion: ``score = sum_lists w / (rrf_k + rank)``.
+* Diversify: near-duplicates are dropped (overlapping chunks of one article, or chunks
+  whose token sets are >= 90% alike); at most ``per_article`` chunks per article unless
+  one article is all that matches.
+* Filters (source, article, place, date range) restrict both lists before fusion.
+* An optional cross-encoder re-scores the fused candidates (off by default).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from embeddings.base import Embedder
+from rag.catalog import ArticleMeta
+from rag.index import Index
+from rag.text import has_diacritics, search_key, tokens
+from rag.types import Chunk, Filters, ScoredChunk
+
+
+class Reranker(Protocol):
+    def score(self, query: str, passages: Sequence[str]) -> list[float]: ...
+
+
+class FilterError(ValueError):
+    """Filters that cannot be satisfied as given (e.g. since after until)."""
+
+
+def _date_key(value: str, *, upper: bool) -> int:
+    """'2021' -> 20210000 (lower) / 20211299 (upper); '2021-03-05' -> 20210305."""
+    parts = value.strip().split("-")
+    try:
+        y = int(parts[0])
+        m = int(parts[1]) if len(parts) > 1 else (12 if upper else 0)
+        d = int(parts[2]) if len(parts) > 2 else (99 if upper else 0)
+    except ValueError as exc:
+        raise FilterError(f"not a date: {value!r} (use YYYY, YYYY-MM or YYYY-MM-DD)") from exc
+    if not (1 <= y <= 9999 and 0 <= m <= 12 and 0 <= d <= 99):
+        raise FilterError(f"not a date: {value!r}")
+    return y * 10000 + m * 100 + d
+
+
+def _article_date_key(meta: ArticleMeta) -> int | None:
+    if not meta.date or meta.date_precision not in ("day", "month", "year"):
+        return None
+    return _date_key(meta.date, upper=False)
+
+
+@dataclass
+class _Snapshot:
+    generation: int
+    meta: dict[str, ArticleMeta]
+    live: frozenset[str]
+
+
+def article_of(chunk_id: str) -> str:
+    return chunk_id.rsplit("#", 1)[0]
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        *,
+        top_k: int = 5,
+        candidates: int = 50,
+        rrf_k: int = 60,
+        bm25_weight: float = 1.0,
+        dense_weight: float = 1.0,
+        per_article: int = 2,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.top_k = top_k
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.bm25_weight = bm25_weight
+        self.dense_weight = dense_weight
+        self.per_article = per_article
+        self.reranker = reranker
+        self._snap: _Snapshot | None = None
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hoidap-retrieve")
+
+    # -- catalog state ---------------------------------------------------------
+    def snapshot(self) -> _Snapshot:
+        gen = self.index.catalog.generation
+        with self._lock:
+            if self._snap is None or self._snap.generation != gen:
+                self._snap = _Snapshot(
+                    gen,
+                    self.index.catalog.article_meta(),
+                    frozenset(self.index.catalog.chunk_ids()),
+                )
+            return self._snap
+
+    def allowed_articles(self, filters: Filters | None) -> set[str] | None:
+        """Article ids that pass the filters, or None for no restriction."""
+        if filters is None or filters.is_empty():
+            return None
+        lo = _date_key(filters.since, upper=False) if filters.since else None
+        hi = _date_key(filters.until, upper=True) if filters.until else None
+        if lo is not None and hi is not None and lo > hi:
+            raise FilterError(f"date range is empty: since {filters.since} > until {filters.until}")
+        sources = {search_key(s) for s in filters.sources}
+        places = {search_key(p) for p in filters.places}
+        ids = set(filters.article_ids)
+        out = set()
+        for aid, m in self.snapshot().meta.items():
+            if ids and aid not in ids:
+                continue
+            if sources and search_key(m.source or "") not in sources:
+                continue
+            if places and not any(
+                p in search_key(pl) or search_key(pl) in p for pl in m.places for p in places
+            ):
+                continue
+            if lo is not None or hi is not None:
+                key = _article_date_key(m)
+                if key is None or (lo is not None and key < lo) or (hi is not None and key > hi):
+                    continue
+            out.add(aid)
+        return out
+
+    # -- the two retrievers ------------------------------------------------------
+    def bm25(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        analyzer = "vi" if has_diacritics(query) else "ascii"
+        idx = self.index.bm25(analyzer)
+        scores = idx.scores(query)
+        if allowed is not None:
+            mask = np.fromiter(
+                (article_of(i) in allowed for i in idx.ids), dtype=bool, count=len(idx.ids)
+            )
+            scores = np.where(mask, scores, 0.0)
+        if not len(scores):
+            return []
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(idx.ids[i], float(scores[i])) for i in top if scores[i] > 0.0]
+
+    def dense(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        vector = self.embedder.embed_query(query)
+        where = None
+        if allowed is not None:
+            if not allowed:
+                return []
+            where = {"article_id": {"$in": sorted(allowed)}}
+        live = self.snapshot().live
+        hits = self.index.store.query(vector, n, where)
+        return [(cid, score) for cid, score in hits if cid in live]
+
+    # -- fusion -------------------------------------------------------------------
+    def retrieve(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[ScoredChunk]:
+        k = k or self.top_k
+        t0 = time.perf_counter()
+        allowed = self.allowed_articles(filters)
+        if allowed is not None and not allowed:
+            return []
+        n = max(self.candidates, k * 4)
+        dense_future = self._pool.submit(self.dense, query, n, allowed)
+        bm25_hits = self.bm25(query, n, allowed)
+        t_bm25 = time.perf_counter() - t0
+        dense_hits = dense_future.result()
+        t_both = time.perf_counter() - t0
+
+        fused: dict[str, float] = {}
+        info: dict[str, dict[str, float | int]] = {}
+        for weight, hits, name in (
+            (self.bm25_weight, bm25_hits, "bm25"),
+            (self.dense_weight, dense_hits, "dense"),
+        ):
+            for rank, (cid, score) in enumerate(hits, 1):
+                fused[cid] = fused.get(cid, 0.0) + weight / (self.rrf_k + rank)
+                info.setdefault(cid, {})[f"{name}_rank"] = rank
+                info[cid][f"{name}_score"] = score
+        ranked = sorted(fused, key=lambda c: -fused[c])
+        chunks = self.index.catalog.get_chunks(ranked[: max(n, k * 4)])
+        ordered = [chunks[c] for c in ranked if c in chunks]
+
+        if self.reranker is not None and ordered:
+            pool = ordered[: max(k * 4, 20)]
+            rscores = self.reranker.score(query, [c.embed_text for c in pool])
+            for c, s in zip(pool, rscores, strict=True):
+                fused[c.id] = float(s)
+            ordered = sorted(pool, key=lambda c: -fused[c.id])
+
+        picked = diversify(ordered, k, self.per_article)
+        meta = self.snapshot().meta
+        out = []
+        for c in picked:
+            m = meta.get(c.article_id)
+            extra = info.get(c.id, {})
+            out.append(
+                ScoredChunk(
+                    chunk=c,
+                    score=fused[c.id],
+                    title=m.title if m else c.article_id,
+                    date=m.date if m else None,
+                    source=m.source if m else None,
+                    url=m.url if m else None,
+                    bm25_rank=_opt_int(extra.get("bm25_rank")),
+                    dense_rank=_opt_int(extra.get("dense_rank")),
+                    bm25_score=_opt_float(extra.get("bm25_score")),
+                    dense_score=_opt_float(extra.get("dense_score")),
+                )
+            )
+        if timings is not None:
+            timings["bm25"] = t_bm25 * 1000
+            timings["dense_and_bm25"] = t_both * 1000
+            timings["retrieve"] = (time.perf_counter() - t0) * 1000
+        return out
+
+
+def _opt_int(v: float | int | None) -> int | None:
+    return None if v is None else int(v)
+
+
+def _opt_float(v: float | int | None) -> float | None:
+    return None if v is None else float(v)
+
+
+def _near_duplicate(a: Chunk, b: Chunk, token_sets: dict[str, set[str]]) -> bool:
+    if a.article_id == b.article_id:
+        overlap = min(a.end, b.end) - max(a.start, b.start)
+        if overlap > 0.5 * min(a.end - a.start, b.end - b.start):
+            return True
+    ta = token_sets.setdefault(a.id, set(tokens(a.text)))
+    tb = token_sets.setdefault(b.id, set(tokens(b.text)))
+    if not ta or not tb:
+        return False
+    return len(ta & tb) / len(ta | tb) >= 0.9
+
+
+def diversify(ranked: Sequence[Chunk], k: int, per_article: int) -> list[Chunk]:
+    """Top ``k`` without near-duplicates, at most ``per_article`` per article unless
+    fewer than ``k`` chunks remain otherwise (then the cap is lifted, in rank order)."""
+    token_sets: dict[str, set[str]] = {}
+    picked: list[Chunk] = []
+    capped: list[Chunk] = []
+    count: dict[str, int] = {}
+    for c in ranked:
+        if len(picked) >= k:
+            break
+        if any(_near_duplicate(c, p, token_sets) for p in picked):
+            continue
+        if count.get(c.article_id, 0) >= per_article:
+            capped.append(c)
+            continue
+        picked.append(c)
+        count[c.article_id] = count.get(c.article_id, 0) + 1
+    for c in capped:
+        if len(picked) >= k:
+            break
+        if not any(_near_duplicate(c, p, token_sets) for p in picked):
+            picked.append(c)
+    order = {c.id: i for i, c in enumerate(ranked)}
+    return sorted(picked, key=lambda c: order[c.id])
