@@ -52,6 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", parents=[common], help="xoá bài viết khỏi chỉ mục")
     p.add_argument("ids", nargs="+")
     p.add_argument("--json", action="store_true")
+
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--source", action="append", default=[], help="chỉ tìm trong nguồn này")
+    filters.add_argument("--since", help="từ ngày (YYYY, YYYY-MM hoặc YYYY-MM-DD)")
+    filters.add_argument("--until", help="đến ngày (YYYY, YYYY-MM hoặc YYYY-MM-DD)")
+    filters.add_argument(
+        "--place", action="append", default=[], help="chỉ bài nhắc đến địa danh này"
+    )
+    filters.add_argument("--article", action="append", default=[], help="chỉ trong bài có mã này")
+
+    p = sub.add_parser("ask", parents=[common, filters], help="hỏi một câu")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true")
+
+    sub.add_parser("chat", parents=[common, filters], help="hỏi đáp nhiều lượt trong cửa sổ lệnh")
+
+    p = sub.add_parser("batch", parents=[common, filters], help="trả lời cả tệp câu hỏi JSONL")
+    p.add_argument("input", help='JSONL: {"id","question","history"?:[{"question","answer"}]}')
+    p.add_argument("output", help="JSONL kết quả, mỗi câu hỏi một dòng")
     return parser
 
 
@@ -200,7 +219,146 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if missing else EXIT_OK
 
 
-COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "show": cmd_show, "delete": cmd_delete}
+def _filters(args: argparse.Namespace) -> Any:
+    from rag.types import Filters
+
+    return Filters(
+        sources=tuple(args.source),
+        article_ids=tuple(args.article),
+        places=tuple(args.place),
+        since=args.since,
+        until=args.until,
+    )
+
+
+def _assistant(args: argparse.Namespace) -> Any:
+    from rag.assistant import Assistant
+
+    return Assistant(_settings(args))
+
+
+def _streamer(assistant: Any) -> Any:
+    """Print LLM tokens as they arrive; the extractive answer is printed whole afterwards."""
+    if assistant.settings.answerer == "extractive":
+        return None
+
+    def on_token(tok: str) -> None:
+        print(tok, end="", flush=True)
+
+    return on_token
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.render import answer_to_dict, format_answer
+
+    assistant = _assistant(args)
+    if args.json:
+        _print_json(answer_to_dict(assistant.ask(args.question, filters=_filters(args))))
+        return EXIT_OK
+    stream = _streamer(assistant)
+    answer = assistant.ask(args.question, filters=_filters(args), on_token=stream)
+    if stream is not None:
+        print()
+    print(format_answer(answer, with_text=stream is None or answer.notice is not None))
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from rag.assistant import QuestionError
+    from rag.render import format_answer
+    from rag.types import Turn
+
+    assistant = _assistant(args)
+    history: list[Turn] = []
+    print(
+        "Hỏi đáp về các tài liệu đã nạp. Gõ /moi để bắt đầu cuộc trò chuyện mới, /thoat để thoát."
+    )
+    while True:
+        try:
+            question = input("\nBạn: ").strip()
+        except EOFError:
+            print()
+            return EXIT_OK
+        if question in ("/thoat", "/quit", "/exit"):
+            return EXIT_OK
+        if question in ("/moi", "/new"):
+            history.clear()
+            print("Đã bắt đầu cuộc trò chuyện mới.")
+            continue
+        if not question:
+            continue
+        try:
+            stream = _streamer(assistant)
+            print("hoidap: ", end="", flush=True)
+            answer = assistant.ask(
+                question, history=history, filters=_filters(args), on_token=stream
+            )
+        except QuestionError as exc:
+            print(exc)
+            continue
+        if stream is not None:
+            print()
+        if answer.standalone_query and answer.standalone_query != " ".join(question.split()):
+            print(f"(hiểu là: {answer.standalone_query})")
+        print(format_answer(answer, with_text=stream is None or answer.notice is not None))
+        history.append(Turn(question, answer.text))
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rag.assistant import QuestionError
+    from rag.render import answer_to_dict
+    from rag.types import Turn
+
+    assistant = _assistant(args)
+    filters = _filters(args)
+    errors = done = 0
+    with (
+        open(args.input, encoding="utf-8-sig") as src,
+        open(args.output, "w", encoding="utf-8") as out,
+    ):
+        for lineno, line in enumerate(src, 1):
+            if not line.strip():
+                continue
+            item_id: Any = None
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                    raise ValueError('needs an object with a "question" string')
+                item_id = item.get("id", f"line-{lineno}")
+                history = [
+                    Turn(str(h["question"]), str(h["answer"])) for h in item.get("history") or []
+                ]
+                answer = assistant.ask(item["question"], history=history, filters=filters)
+                out.write(
+                    json.dumps(answer_to_dict(answer, item_id=str(item_id)), ensure_ascii=False)
+                    + "\n"
+                )
+                done += 1
+            except (ValueError, KeyError, TypeError, QuestionError) as exc:
+                errors += 1
+                print(f"Dòng {lineno}: bỏ qua ({exc})", file=sys.stderr)
+                out.write(
+                    json.dumps(
+                        {"id": item_id, "line": lineno, "error": str(exc)}, ensure_ascii=False
+                    )
+                    + "\n"
+                )
+            out.flush()
+    print(f"Đã trả lời {done} câu hỏi; {errors} dòng lỗi. Kết quả: {args.output}", file=sys.stderr)
+    if done == 0 and errors:
+        return EXIT_FAILURE
+    return EXIT_PARTIAL if errors else EXIT_OK
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "stats": cmd_stats,
+    "show": cmd_show,
+    "delete": cmd_delete,
+    "ask": cmd_ask,
+    "chat": cmd_chat,
+    "batch": cmd_batch,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,6 +371,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"Lỗi cấu hình: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ValueError as exc:
+        from rag.assistant import QuestionError
+        from rag.retrieve import FilterError
+
+        if isinstance(exc, QuestionError | FilterError):
+            print(f"Lỗi: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("Đã dừng. Chỉ mục vẫn dùng được; chạy lại để nạp tiếp.", file=sys.stderr)
         return EXIT_FAILURE

@@ -48,7 +48,66 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # sentence openers). Surnames and given names such as "Quốc", "Trung", "Nam" are absent.
 _ROLE_WORDS = frozenset(
     search_key(w)
-    for w in ["Ban", "Tỉnh", "Huyện", "Quận", "Xã", "Phường", "Đảng", "Ủy", "Uỷ", "UBND", "HĐND", "MTTQ", "QCDC", "BCĐ", "Trưởng", "Phó", "Bí", "Chủ", "Tịch", "Ông", "Bà", "Theo", "Tại", "Trong", "Ngày", "Sáng", "Chiều", "Tối", "Hội", "Nghị", "Mặt", "Trận", "Sở", "Cụm", "Phòng", "Bộ", "Cục", "Vụ", "Viện", "Đoàn", "Chi", "Khối", "Kế", "Hoạch", "Thông", "Báo", "Các", "Những", "Năm", "Tháng", "Qua", "Với", "Để", "Về", "Từ", "Khi", "Sau", "Đó"]
+    for w in [
+        "Ban",
+        "Tỉnh",
+        "Huyện",
+        "Quận",
+        "Xã",
+        "Phường",
+        "Đảng",
+        "Ủy",
+        "Uỷ",
+        "UBND",
+        "HĐND",
+        "MTTQ",
+        "QCDC",
+        "BCĐ",
+        "Trưởng",
+        "Phó",
+        "Bí",
+        "Chủ",
+        "Tịch",
+        "Ông",
+        "Bà",
+        "Theo",
+        "Tại",
+        "Trong",
+        "Ngày",
+        "Sáng",
+        "Chiều",
+        "Tối",
+        "Hội",
+        "Nghị",
+        "Mặt",
+        "Trận",
+        "Sở",
+        "Cụm",
+        "Phòng",
+        "Bộ",
+        "Cục",
+        "Vụ",
+        "Viện",
+        "Đoàn",
+        "Chi",
+        "Khối",
+        "Kế",
+        "Hoạch",
+        "Thông",
+        "Báo",
+        "Các",
+        "Những",
+        "Năm",
+        "Tháng",
+        "Qua",
+        "Với",
+        "Để",
+        "Về",
+        "Từ",
+        "Khi",
+        "Sau",
+        "Đó",
+    ]
 )
 
 
@@ -276,11 +335,8 @@ class ExtractiveAnswerer:
             if h.chunk.article_id in seen:
                 continue
             seen.add(h.chunk.article_id)
-            bits = ", ".join(
-                x
-                for x in (h.date if h.date and not h.date.startswith("--") else None, h.source)
-                if x
-            )
+            date = _format_date(h.date) if h.date and not h.date.startswith("--") else None
+            bits = ", ".join(x for x in (date, h.source) if x)
             closest.append(f"«{h.title}»" + (f" ({bits})" if bits else ""))
             if len(closest) == 3:
                 break
@@ -488,6 +544,14 @@ def _count_phrase(q: Question, sentence: str) -> str | None:
         )
         phrase_tail = tail[: cut.start()] if cut else tail
         words = phrase_tail.split()[:8]
+        # end the phrase at the last word the question asks about ("151 cơ quan, đơn vị,
+        # doanh nghiệp"), keeping at least the unit right after the number ("410.000 tấn")
+        wanted = set(q.terms)
+        last = 0
+        for i, w in enumerate(words):
+            if set(q.analyze_text(w)) & wanted:
+                last = i
+        words = words[: last + 1]
         phrase = (num + " " + " ".join(words)).strip().rstrip(",;:")
         after = set(q.analyze_text(" ".join(words)))
         before = set(q.analyze_text(sentence[max(0, m.start() - 60) : m.start()]))

@@ -48,9 +48,11 @@ def _date_key(value: str, *, upper: bool) -> int:
         m = int(parts[1]) if len(parts) > 1 else (12 if upper else 0)
         d = int(parts[2]) if len(parts) > 2 else (99 if upper else 0)
     except ValueError as exc:
-        raise FilterError(f"not a date: {value!r} (use YYYY, YYYY-MM or YYYY-MM-DD)") from exc
+        raise FilterError(
+            f"{value!r} không phải ngày (dùng YYYY, YYYY-MM hoặc YYYY-MM-DD)"
+        ) from exc
     if not (1 <= y <= 9999 and 0 <= m <= 12 and 0 <= d <= 99):
-        raise FilterError(f"not a date: {value!r}")
+        raise FilterError(f"{value!r} không phải ngày hợp lệ")
     return y * 10000 + m * 100 + d
 
 
@@ -117,7 +119,9 @@ class HybridRetriever:
         lo = _date_key(filters.since, upper=False) if filters.since else None
         hi = _date_key(filters.until, upper=True) if filters.until else None
         if lo is not None and hi is not None and lo > hi:
-            raise FilterError(f"date range is empty: since {filters.since} > until {filters.until}")
+            raise FilterError(
+                f"khoảng thời gian trống: từ {filters.since} đến {filters.until} (ngày đầu sau ngày cuối)"
+            )
         sources = {search_key(s) for s in filters.sources}
         places = {search_key(p) for p in filters.places}
         ids = set(filters.article_ids)

@@ -1,0 +1,637 @@
+"""Grounded answers from a local LLM, with a citation post-check.
+
+The model sees the top passages, numbered ``[1]..[k]``, and must put ``[n]`` after each
+claim. Its reply is streamed (``on_token``), then checked sentence by sentence: a sentence
+is kept only if a passage it cites supports it (``rag.support``), so the final ``Answer``
+can differ from the streamed text: unsupported sentences are dropped, citations renumbered
+``[1]..[m]`` in order of first use, and each citation quotes the best supporting sentence of
+its chunk (offsets into the article text).
+
+LangChain is imported only inside ``make_chat_model`` (it is slow to import); the answerer
+accepts any object with a LangChain-style ``stream(messages)``.
+
+>>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
+>>> from rag.types import Chunk, ScoredChunk
+>>> text = "Sáng 21/10, Hà Tĩnh tập huấn cho 300 cán bộ. Trời mưa."
+>>> chunk = Chunk("a#v-0000", "a", 0, text, 0, len(text), text)
+>>> hits = [ScoredChunk(chunk, 1.0, title="Tập huấn"), ScoredChunk(chunk, 0.5, title="Khác")]
+>>> model = FakeListChatModel(responses=["Có 300 cán bộ được tập huấn [2]. Trời nắng."])
+>>> ans = LLMAnswerer(model, "llm:fake:demo").answer("Bao nhiêu cán bộ?", hits, {"a": text})
+>>> ans.text, ans.citations[0].quote, ans.notice
+('Có 300 cán bộ được tập huấn [1].', 'Sáng 21/10, Hà Tĩnh tập huấn cho 300 cán bộ.', 'Đã bỏ 1 câu không có căn cứ trong tài liệu.')
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from corpus.chunking import split_sentences
+from rag.prompts import load_prompt
+from rag.support import SUPPORT_THRESHOLD, best_supporting_span, support_score
+from rag.text import search_key
+from rag.types import Answer, Citation, ScoredChunk, Turn
+
+REFUSAL_TEXT = "Không tìm thấy thông tin này trong các tài liệu đã nạp."
+
+_MARKER_RE = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*)\s*\]")
+_MARKER_AFTER_STOP_RE = re.compile(r"([.!?…]+)((?:\s*\[\s*\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*\s*\])+)")
+_LIST_RE = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
+_THINK_RE = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
+_ANSWER_PREFIX_RE = re.compile(
+    r"^\s*(?:\*\*)?(?:câu trả lời|trả lời|answer)\s*:\s*(?:\*\*)?\s*", re.I
+)
+_QUESTION_PREFIX_RE = re.compile(
+    r"^\s*(?:\*\*)?(?:câu hỏi độc lập|câu hỏi viết lại|câu hỏi|standalone question|question)"
+    r"\s*:\s*(?:\*\*)?\s*",
+    re.I,
+)
+_NUMBER_RE = re.compile(r"\d")
+_LABEL_RE = re.compile(r"^[^\W\d_][\w ]{0,30}:$")  # "Hội thoại:", "Trả lời:"
+
+
+class LLMError(RuntimeError):
+    """Talking to the model failed: not reachable, timed out, HTTP error or empty output."""
+
+
+class ChatModel(Protocol):
+    """What the answerer needs from a chat model (any LangChain ``BaseChatModel``)."""
+
+    def stream(self, input: Any, *args: Any, **kwargs: Any) -> Iterator[Any]: ...
+
+
+def model_label(provider: str, model: str) -> str:
+    """The ``Answer.answerer`` label: ``model_label("openai", "gemma-3-270m")`` is
+    ``"llm:openai:gemma-3-270m"``."""
+    return f"llm:{provider}:{model}"
+
+
+def make_chat_model(
+    provider: str,
+    *,
+    base_url: str,
+    model: str,
+    temperature: float = 0.1,
+    timeout_s: float = 60.0,
+    api_key: str | None = None,
+    max_tokens: int = 512,
+) -> Any:
+    """A streaming LangChain chat model for a local (or remote) server.
+
+    ``provider="openai"``: any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio,
+    Ollama's ``/v1``), e.g. ``base_url="http://127.0.0.1:8080/v1"``. ``provider="ollama"``:
+    Ollama's native API, e.g. ``base_url="http://127.0.0.1:11434"``. No retries: a server
+    that is down fails at once (and the caller can fall back to the extractive answer).
+
+    >>> m = make_chat_model("openai", base_url="http://127.0.0.1:9/v1", model="x")
+    >>> type(m).__name__
+    'ChatOpenAI'
+    """
+    if timeout_s <= 0 or max_tokens < 1:
+        raise ValueError("timeout_s must be > 0 and max_tokens >= 1")
+    if provider == "openai":
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            model=model,
+            base_url=base_url,
+            api_key=api_key or "not-needed",  # type: ignore[arg-type]
+            temperature=temperature,
+            timeout=timeout_s,
+            max_retries=0,
+            streaming=True,
+            # "max_tokens", not langchain's "max_completion_tokens": llama.cpp's server and
+            # older OpenAI-compatible servers only understand the former.
+            extra_body={"max_tokens": max_tokens},
+        )
+    if provider == "ollama":
+        from langchain_ollama import ChatOllama
+
+        client_kwargs: dict[str, Any] = {"timeout": timeout_s}
+        if api_key:
+            client_kwargs["headers"] = {"Authorization": f"Bearer {api_key}"}
+        return ChatOllama(
+            model=model,
+            base_url=base_url,
+            temperature=temperature,
+            num_predict=max_tokens,
+            client_kwargs=client_kwargs,
+        )
+    raise ValueError(f"unknown LLM provider {provider!r}: use 'openai' or 'ollama'")
+
+
+# ---------------------------------------------------------------- talking to the model
+
+
+def _where(chat_model: Any) -> str:
+    url = getattr(chat_model, "openai_api_base", None) or getattr(chat_model, "base_url", None)
+    if isinstance(url, str) and url:
+        return f"LLM server at {url}"
+    if type(chat_model).__name__ == "ChatOllama":
+        return "Ollama server at http://127.0.0.1:11434"
+    return f"LLM ({type(chat_model).__name__})"
+
+
+def _request_timeout(chat_model: Any) -> float | None:
+    t = getattr(chat_model, "request_timeout", None)
+    if isinstance(t, int | float):
+        return float(t)
+    kwargs = getattr(chat_model, "client_kwargs", None)
+    if isinstance(kwargs, dict) and isinstance(kwargs.get("timeout"), int | float):
+        return float(kwargs["timeout"])
+    return None
+
+
+def _as_llm_error(exc: BaseException, chat_model: Any) -> LLMError:
+    where = _where(chat_model)
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and e not in chain and len(chain) < 6:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    names = {cls.__name__ for err in chain for cls in type(err).__mro__}
+    # the innermost message is usually the useful one ("[Errno 111] Connection refused")
+    messages = [str(err).strip().rstrip(".") for err in chain if str(err).strip()]
+    detail = (messages[-1] if messages else type(exc).__name__)[:200]
+    if names & {"APITimeoutError", "TimeoutException", "TimeoutError", "ReadTimeout"}:
+        t = _request_timeout(chat_model)
+        within = f" within {t:g} s" if t else " in time"
+        return LLMError(f"{where} did not answer{within}")
+    if names & {"APIConnectionError", "ConnectError", "ConnectionError", "NetworkError"}:
+        return LLMError(f"{where} is not reachable ({detail}); is the server running?")
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return LLMError(f"{where} answered HTTP {status}: {str(exc).strip()[:200]}")
+    return LLMError(f"{where} failed: {type(exc).__name__}: {detail}")
+
+
+def _chunk_text(chunk: Any) -> str:
+    content = getattr(chunk, "content", chunk)
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content blocks
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+        return "".join(parts)
+    return ""
+
+
+@dataclass
+class _StreamResult:
+    text: str
+    first_token_ms: float | None
+    total_ms: float
+    pieces: int
+
+
+def _stream_text(
+    chat_model: Any,
+    messages: list[tuple[str, str]],
+    *,
+    deadline_s: float | None,
+    on_token: Callable[[str], None] | None,
+) -> _StreamResult:
+    """Stream the reply in a worker thread; enforce the deadline here, in the caller's thread.
+
+    ``on_token`` runs in the caller's thread. On timeout the worker is told to stop (it
+    closes the HTTP stream at the next piece) and LLMError is raised at once.
+    """
+    q: queue.Queue[tuple[str, Any]] = queue.Queue()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            stream = chat_model.stream(messages)
+            try:
+                for chunk in stream:
+                    if stop.is_set():
+                        break
+                    text = _chunk_text(chunk)
+                    if text:
+                        q.put(("token", text))
+            finally:
+                close = getattr(stream, "close", None)
+                if callable(close):
+                    close()
+            q.put(("end", None))
+        except BaseException as exc:  # delivered to the caller's thread
+            q.put(("error", exc))
+
+    t0 = time.perf_counter()
+    end = None if deadline_s is None else t0 + deadline_s
+    threading.Thread(target=work, name="hoidap-llm-stream", daemon=True).start()
+    parts: list[str] = []
+    first: float | None = None
+    try:
+        while True:
+            wait = None if end is None else end - time.perf_counter()
+            try:
+                if wait is not None and wait <= 0:
+                    raise queue.Empty
+                kind, value = q.get(timeout=wait)
+            except queue.Empty:
+                raise LLMError(
+                    f"{_where(chat_model)} did not answer within {deadline_s:g} s"
+                ) from None
+            if kind == "token":
+                if first is None:
+                    first = time.perf_counter()
+                parts.append(value)
+                if on_token is not None:
+                    on_token(value)
+            elif kind == "error":
+                raise _as_llm_error(value, chat_model) from value
+            else:
+                break
+    finally:
+        stop.set()
+    total = (time.perf_counter() - t0) * 1000
+    return _StreamResult(
+        "".join(parts), None if first is None else (first - t0) * 1000, total, len(parts)
+    )
+
+
+# ---------------------------------------------------------------- prompt building
+
+
+def _escape(text: str) -> str:
+    """Passage text cannot close the data delimiters or fake a passage number."""
+    text = text.replace("<", "‹").replace(">", "›")
+    return _MARKER_RE.sub(lambda m: "(" + m.group(1) + ")", text)
+
+
+def _seen_length(text: str, limit: int) -> int:
+    """Length of the prefix of ``text`` shown to the model: whole sentences up to ``limit``
+    characters when possible, else cut between words."""
+    if len(text) <= limit:
+        return len(text)
+    ends = [b for _, b in split_sentences(text, 0, limit + 1) if b <= limit]
+    if ends and ends[-1] >= limit // 2:
+        return ends[-1]
+    cut = text.rfind(" ", 0, limit)
+    return cut if cut > limit // 2 else limit
+
+
+def _header(i: int, hit: ScoredChunk) -> str:
+    title = " ".join((hit.title or "").split()) or "(không có tiêu đề)"
+    meta = ", ".join(x for x in (hit.date, hit.source) if x)
+    return f"[{i}] {_escape(title)}" + (f" ({_escape(meta)})" if meta else "")
+
+
+def _strip_markers(text: str) -> str:
+    return _tidy(_MARKER_RE.sub("", text))
+
+
+def _render_history(history: Sequence[Turn], turns: int, answer_chars: int) -> str:
+    lines = []
+    for turn in list(history)[-turns:]:
+        answer = _strip_markers(turn.answer)
+        if len(answer) > answer_chars:
+            answer = answer[:answer_chars].rstrip() + " …"
+        lines.append(f"Người dùng: {_escape(' '.join(turn.question.split()))}")
+        lines.append(f"Trợ lý: {_escape(' '.join(answer.split()))}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- post-check
+
+
+def _expand(spec: str) -> list[int]:
+    """ "1, 2" -> [1, 2]; "1-3" -> [1, 2, 3] (ranges of at most 10)."""
+    out: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", spec.strip()):
+        bounds = re.split(r"\s*[\-–]\s*", part)
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
+            a, b = int(bounds[0]), int(bounds[1])
+            if a <= b and b - a < 10:
+                out.extend(range(a, b + 1))
+                continue
+        out.extend(int(x) for x in bounds if x.isdigit())
+    return out
+
+
+def _is_refusal(sentence: str) -> bool:
+    key = re.sub(r"[^\w\s]", "", search_key(_strip_markers(sentence))).strip()
+    return key.startswith("không tìm thấy thông tin") or key == re.sub(
+        r"[^\w\s]", "", search_key(REFUSAL_TEXT)
+    )
+
+
+def _key(sentence: str) -> str:
+    return re.sub(r"[\W_]+", " ", search_key(_strip_markers(sentence))).strip()
+
+
+def _template_sentences(*templates: str) -> frozenset[str]:
+    """Keys of the fixed sentences of the prompt, to recognise a model echoing it."""
+    keys = set()
+    for template in templates:
+        for line in re.sub(r"\{\w+\}", "\n", template).splitlines():
+            keys.update(_key(line[a:b]) for a, b in split_sentences(line))
+    keys.discard("")
+    return frozenset(keys)
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    return re.sub(r"[ \t]+([.,;:!?…])", r"\1", text).strip()
+
+
+@dataclass
+class _Sentence:
+    line: int
+    prefix: str
+    text: str
+    claim: str
+    cited: list[int]
+    kind: str = "unsupported"  # "supported", "unsupported", "refusal", "lead-in"
+    keep: list[int] = field(default_factory=list)  # cited passages that stay cited
+    scores: dict[int, float] = field(default_factory=dict)
+
+
+def _split_reply(text: str) -> list[_Sentence]:
+    text = _THINK_RE.sub("", text)
+    text = _ANSWER_PREFIX_RE.sub("", text.strip())
+    text = _MARKER_AFTER_STOP_RE.sub(lambda m: m.group(2) + m.group(1), text)
+    out: list[_Sentence] = []
+    for li, line in enumerate(text.split("\n")):
+        m = _LIST_RE.match(line)
+        prefix = m.group(0).strip() + " " if m else ""
+        body = line[m.end() :] if m else line
+        for a, b in split_sentences(body):
+            s = body[a:b]
+            cited: list[int] = []
+            for mm in _MARKER_RE.finditer(s):
+                cited.extend(n for n in _expand(mm.group(1)) if n not in cited)
+            out.append(_Sentence(li, prefix, s, _strip_markers(s), cited))
+            prefix = ""
+    return out
+
+
+# ---------------------------------------------------------------- the answerer
+
+
+class LLMAnswerer:
+    """Answer from the top retrieved passages with a chat model; keep only supported,
+    cited sentences. See the module docstring for an example.
+
+    ``max_passages`` × ``max_passage_chars`` must fit the server's context window (the
+    defaults, 5 × 1500 characters of Vietnamese, need about 4k tokens with the prompt).
+    """
+
+    def __init__(
+        self,
+        chat_model: ChatModel,
+        label: str,
+        *,
+        max_passages: int = 5,
+        max_passage_chars: int = 1500,
+        support_threshold: float = SUPPORT_THRESHOLD,
+        drop_unsupported: bool = True,
+    ) -> None:
+        if max_passages < 1 or max_passage_chars < 100:
+            raise ValueError("max_passages must be >= 1 and max_passage_chars >= 100")
+        if not 0.0 <= support_threshold <= 1.0:
+            raise ValueError("support_threshold must be in [0, 1]")
+        self.chat_model = chat_model
+        self.label = label
+        self.max_passages = max_passages
+        self.max_passage_chars = max_passage_chars
+        self.support_threshold = support_threshold
+        self.drop_unsupported = drop_unsupported
+        self.prompt = load_prompt("answer_vi")
+        self._echo = _template_sentences(self.prompt.system, self.prompt.user)
+
+    def build_messages(
+        self,
+        question: str,
+        retrieved: Sequence[ScoredChunk],
+        *,
+        history: Sequence[Turn] = (),
+        standalone_query: str = "",
+    ) -> list[tuple[str, str]]:
+        """The (role, content) messages sent to the model."""
+        passages, _ = self._passages(retrieved)
+        return self._messages(question, passages, history, standalone_query)
+
+    def _passages(self, retrieved: Sequence[ScoredChunk]) -> tuple[list[str], list[int]]:
+        """Rendered passages and, for each, how many characters of its chunk were shown."""
+        rendered, seen = [], []
+        for i, hit in enumerate(list(retrieved)[: self.max_passages], start=1):
+            n = _seen_length(hit.chunk.text, self.max_passage_chars)
+            body = hit.chunk.text[:n] + (" …" if n < len(hit.chunk.text) else "")
+            rendered.append(f"{_header(i, hit)}\n{_escape(body)}")
+            seen.append(n)
+        return rendered, seen
+
+    def _messages(
+        self,
+        question: str,
+        passages: list[str],
+        history: Sequence[Turn],
+        standalone_query: str,
+    ) -> list[tuple[str, str]]:
+        asked = " ".join((standalone_query or question).split())
+        # A standalone query already folds the history in; otherwise show the last turns.
+        hist = "" if standalone_query else _render_history(history, 3, 300)
+        if hist:
+            hist = f"\nHội thoại trước (chỉ để hiểu câu hỏi, không dùng làm nguồn):\n{hist}\n"
+        p = self.prompt.render(passages="\n\n".join(passages), history=hist, question=asked)
+        return [("system", p.system), ("human", p.user)]
+
+    def answer(
+        self,
+        question: str,
+        retrieved: Sequence[ScoredChunk],
+        article_texts: Mapping[str, str],
+        *,
+        history: Sequence[Turn] = (),
+        standalone_query: str = "",
+        on_token: Callable[[str], None] | None = None,
+        deadline_s: float | None = None,
+    ) -> Answer:
+        """Stream an answer (``on_token`` gets the raw pieces), then post-check it.
+
+        ``deadline_s`` bounds the whole call (seconds); past it LLMError is raised. Any
+        failure of the model raises LLMError; the caller decides on a fallback.
+        """
+        hits = list(retrieved)[: self.max_passages]
+        base = Answer(
+            question=question,
+            text=REFUSAL_TEXT,
+            citations=[],
+            refused=True,
+            retrieved=list(retrieved),
+            answerer=self.label,
+            standalone_query=standalone_query,
+        )
+        if not hits:
+            base.timings_ms = {"llm": 0.0}
+            return base
+        passages, seen = self._passages(hits)
+        messages = self._messages(question, passages, history, standalone_query)
+        result = _stream_text(self.chat_model, messages, deadline_s=deadline_s, on_token=on_token)
+        if not result.text.strip():
+            raise LLMError(f"{_where(self.chat_model)} returned an empty answer")
+        t_post = time.perf_counter()
+        scored_texts = [p.replace("\n", " ") for p in passages]  # header + shown text
+        text, citations, refused, dropped, flagged = self._post_check(
+            result.text, hits, seen, scored_texts, article_texts
+        )
+        base.timings_ms = {"llm": result.total_ms}
+        if result.first_token_ms is not None:
+            base.timings_ms["llm_first_token"] = result.first_token_ms
+        base.timings_ms["llm_postcheck"] = (time.perf_counter() - t_post) * 1000
+        notes = []
+        if dropped:
+            notes.append(f"Đã bỏ {dropped} câu không có căn cứ trong tài liệu.")
+        if flagged:
+            notes.append(f"Có {flagged} câu không có căn cứ trong tài liệu (chưa kiểm chứng).")
+        base.notice = " ".join(notes) or None
+        if not refused:
+            base.text, base.citations, base.refused = text, citations, False
+        return base
+
+    def _post_check(
+        self,
+        reply: str,
+        hits: list[ScoredChunk],
+        seen: list[int],
+        scored_texts: list[str],
+        article_texts: Mapping[str, str],
+    ) -> tuple[str, list[Citation], bool, int, int]:
+        """-> (text, citations, refused, sentences dropped, sentences flagged)."""
+        k = len(hits)
+        sentences = _split_reply(reply)
+        for s in sentences:
+            valid = [n for n in s.cited if 1 <= n <= k]
+            if _key(s.claim) in self._echo:
+                continue  # the model repeating its instructions: unsupported
+            if not valid:
+                if _is_refusal(s.claim):
+                    s.kind = "refusal"
+                elif s.claim.endswith(":") and not _NUMBER_RE.search(s.claim):
+                    s.kind = "lead-in"  # "Các giải pháp gồm:" before a cited list
+                continue
+            s.scores = {n: support_score(s.claim, scored_texts[n - 1]) for n in valid}
+            good = [n for n in valid if s.scores[n] >= self.support_threshold]
+            combined = " ".join(scored_texts[n - 1] for n in valid)
+            if good:
+                s.kind, s.keep = "supported", good
+            elif len(valid) > 1 and support_score(s.claim, combined) >= self.support_threshold:
+                s.kind, s.keep = "supported", valid  # needs the cited passages together
+            else:
+                s.keep = valid
+        content = [s for s in sentences if s.kind in ("supported", "unsupported")]
+        unsupported = [s for s in content if s.kind == "unsupported"]
+        kept = {id(s) for s in content if s.kind == "supported" or not self.drop_unsupported}
+        dropped = len(unsupported) if self.drop_unsupported else 0
+        flagged = 0 if self.drop_unsupported else len(unsupported)
+        if not kept:
+            return REFUSAL_TEXT, [], True, dropped, flagged
+        last_kept = max(i for i, s in enumerate(sentences) if id(s) in kept)
+        shown = [
+            s
+            for i, s in enumerate(sentences)
+            if id(s) in kept or (s.kind == "lead-in" and i < last_kept)
+        ]
+        # renumber in order of first use
+        new_n: dict[int, int] = {}
+        for s in shown:
+            for mm in _MARKER_RE.finditer(s.text):
+                for n in _expand(mm.group(1)):
+                    if n in s.keep and n not in new_n:
+                        new_n[n] = len(new_n) + 1
+
+        def renumber(s: _Sentence) -> str:
+            def repl(mm: re.Match[str]) -> str:
+                nums: list[int] = []
+                for n in _expand(mm.group(1)):
+                    if n in s.keep and new_n[n] not in nums:
+                        nums.append(new_n[n])
+                return "".join(f"[{x}]" for x in sorted(nums))
+
+            return _tidy(_MARKER_RE.sub(repl, s.text))
+
+        lines: dict[int, list[str]] = {}
+        for s in shown:
+            lines.setdefault(s.line, []).append(s.prefix + renumber(s))
+        text = "\n".join(" ".join(parts) for _, parts in sorted(lines.items()))
+        citations = []
+        for old, n in sorted(new_n.items(), key=lambda item: item[1]):
+            claim = max(
+                (s for s in shown if old in s.keep), key=lambda s: s.scores.get(old, 0.0)
+            ).claim
+            citations.append(self._citation(n, hits[old - 1], seen[old - 1], claim, article_texts))
+        return text, citations, False, dropped, flagged
+
+    @staticmethod
+    def _citation(
+        n: int, hit: ScoredChunk, seen: int, claim: str, article_texts: Mapping[str, str]
+    ) -> Citation:
+        chunk = hit.chunk
+        article = article_texts.get(chunk.article_id)
+        if article is not None and article[chunk.start : chunk.end] == chunk.text:
+            source, lo, shift = article, chunk.start, 0
+        else:  # chunk.text is the article's text[start:end], so offsets shift by start
+            source, lo, shift = chunk.text, 0, chunk.start
+        a, b, _ = best_supporting_span(claim, source, lo, lo + seen)
+        if b <= a:
+            a, b = lo, lo + seen
+        return Citation(
+            n=n,
+            article_id=chunk.article_id,
+            chunk_id=chunk.id,
+            title=hit.title,
+            quote=source[a:b],
+            start=a + shift,
+            end=b + shift,
+            date=hit.date,
+            source=hit.source,
+            url=hit.url,
+        )
+
+
+# ---------------------------------------------------------------- follow-up questions
+
+
+def condense_question(
+    chat_model: ChatModel,
+    history: Sequence[Turn],
+    question: str,
+    *,
+    timeout_s: float = 20.0,
+) -> str:
+    """Rewrite a follow-up question into one standalone question using the history.
+
+    Without history the question is returned as it is (no model call). An empty or
+    absurdly long rewrite falls back to the original question; a failing model raises
+    LLMError.
+    """
+    question = " ".join(question.split())
+    if not history or not question:
+        return question
+    p = load_prompt("condense_vi").render(
+        history=_render_history(history, 4, 400), question=_escape(question)
+    )
+    result = _stream_text(
+        chat_model, [("system", p.system), ("human", p.user)], deadline_s=timeout_s, on_token=None
+    )
+    text = _THINK_RE.sub("", result.text)
+    for raw in text.splitlines():
+        line = _QUESTION_PREFIX_RE.sub("", raw).strip().strip("\"'“”«»*`").strip()
+        line = " ".join(line.split())
+        if not line or _LABEL_RE.match(line):  # an echoed label such as "Hội thoại:"
+            continue
+        if len(line) > max(300, 3 * len(question)):
+            return question
+        return line
+    return question
