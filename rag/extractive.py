@@ -543,7 +543,7 @@ def _count_phrase(q: Question, sentence: str) -> str | None:
             r"(?:;|\.\s|\.$|,\s*(?:trong đó|gồm|với|đạt|chiếm|tăng|giảm)\b|\s-\s|\(|:)", tail
         )
         phrase_tail = tail[: cut.start()] if cut else tail
-        words = phrase_tail.split()[:8]
+        words = phrase_tail.split()[:12]
         # end the phrase at the last word the question asks about ("151 cơ quan, đơn vị,
         # doanh nghiệp"), keeping at least the unit right after the number ("410.000 tấn")
         wanted = set(q.terms)

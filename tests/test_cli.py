@@ -74,3 +74,51 @@ def test_ingest_stats_show_delete_with_the_bundled_embedder(tmp_path):
     assert json.loads(run("stats", "--json", *model, home=home).stdout)["articles"] == 4
     human = run("stats", *model, home=home, check_rc=0).stdout
     assert "Bài viết: 4" in human
+
+
+@pytest.mark.slow
+def test_ask_and_batch_on_the_seed_corpus(tmp_path):
+    home = tmp_path / "home"
+    model = ["--embedding-model", "e5-small-c"]
+    run("ingest", str(SEEDS), *model, home=home, check_rc=0)
+    q = "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại bao nhiêu cơ quan, đơn vị, doanh nghiệp?"
+    out = run("ask", q, *model, home=home, check_rc=0).stdout
+    assert out.startswith("151 cơ quan, đơn vị, doanh nghiệp [1]") and "Nguồn:" in out
+    data = json.loads(run("ask", q, "--json", *model, home=home, check_rc=0).stdout)
+    assert not data["refused"] and data["citations"][0]["article_id"] == "000_bd9e0bf0f2c7e356"
+    refusal = run("ask", "Giá vàng SJC hôm nay là bao nhiêu?", *model, home=home, check_rc=0)
+    assert "Không tìm thấy thông tin này trong các tài liệu đã nạp." in refusal.stdout
+    assert run("ask", "  ", *model, home=home).returncode == 2
+
+    src = tmp_path / "in.jsonl"
+    rows = [
+        {"id": "a", "question": "Ai là Phó Trưởng ban Dân vận Trung ương dự hội nghị ở Hà Tĩnh?"},
+        {
+            "id": "b",
+            "question": "Ông ấy đã nêu bao nhiêu quan điểm lớn?",
+            "history": [
+                {"question": "Ai dự hội nghị ở Hà Tĩnh?", "answer": "Đồng chí Đỗ Văn Phới."}
+            ],
+        },
+    ]
+    src.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n{hỏng\n", encoding="utf-8"
+    )
+    dst = tmp_path / "out.jsonl"
+    proc = run("batch", str(src), str(dst), *model, home=home, check_rc=3)
+    assert "Dòng 3" in proc.stderr
+    out_rows = [json.loads(x) for x in dst.read_text(encoding="utf-8").splitlines()]
+    assert [r.get("id") for r in out_rows[:2]] == ["a", "b"] and out_rows[2]["line"] == 3
+    for r in out_rows[:2]:
+        assert {
+            "id",
+            "question",
+            "answer",
+            "refused",
+            "citations",
+            "retrieved",
+            "timings_ms",
+        } <= set(r)
+        assert all({"n", "article_id", "chunk_id", "quote"} <= set(c) for c in r["citations"])
+        assert all({"article_id", "chunk_id", "score"} <= set(x) for x in r["retrieved"])
+    assert out_rows[1]["answer"].startswith("5 quan điểm lớn")

@@ -1,0 +1,178 @@
+"""Retrieval, the extractive answerer and follow-ups on the seed articles (fake embedder)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from corpus.ingest import ingest
+from rag.assistant import Assistant, QuestionError
+from rag.extractive import REFUSAL, find_names, key_phrase, person_names
+from rag.followup import contextualize
+from rag.question import analyze
+from rag.retrieve import FilterError, diversify
+from rag.settings import load_settings
+from rag.types import Chunk, Filters, Turn
+from tests.fakes import HashEmbedder
+
+SEEDS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
+A000, A001, A002, A003, A004 = (
+    "000_bd9e0bf0f2c7e356",
+    "001_7118564227fe64c7",
+    "002_9ed8633d387d970c",
+    "003_026d41383b2fb761",
+    "004_2b7adcca76c904ea",
+)
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    corpus = tmp_path_factory.mktemp("corpus") / "a"
+    shutil.copytree(SEEDS, corpus)
+    settings = load_settings(home, env={})
+    emb = HashEmbedder()
+    ingest([corpus], settings, embedder=emb)
+    return Assistant(settings, embedder=emb)
+
+
+def test_the_issue_question_answers_151_citing_its_article(assistant):
+    ans = assistant.ask(
+        "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại bao nhiêu cơ quan, đơn vị, doanh nghiệp?"
+    )
+    assert not ans.refused
+    assert ans.text.startswith("151 cơ quan, đơn vị, doanh nghiệp [1]")
+    assert ans.citations[0].article_id == A000
+    text = assistant.index.catalog.article_text(A000)
+    for c in ans.citations:
+        assert text[c.start : c.end] == c.quote
+    assert {"retrieve", "answer", "total"} <= set(ans.timings_ms)
+
+
+def test_unaccented_question_finds_the_same_passage(assistant):
+    ans = assistant.ask("kiem tra bao nhieu co quan don vi doanh nghiep")
+    assert not ans.refused and "151" in ans.text and ans.citations[0].article_id == A000
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("Tỉnh Nghệ An có bao nhiêu xã đạt chuẩn nông thôn mới?", "Nghệ An"),
+        ("Năm 2020, Ban Chỉ đạo các huyện đã kiểm tra tại bao nhiêu cơ quan?", "2020"),
+        ("Diện tích cây cà phê của tỉnh Sơn La là bao nhiêu?", "cà phê"),
+    ],
+)
+def test_near_misses_are_refused_and_name_what_is_missing(assistant, question, missing):
+    ans = assistant.ask(question)
+    assert ans.refused and ans.text.startswith(REFUSAL) and not ans.citations
+    assert missing in (ans.notice or "")
+    assert "Các bài viết gần nhất" in ans.text
+
+
+def test_off_topic_question_is_refused(assistant):
+    assert assistant.ask("Giá vàng SJC hôm nay là bao nhiêu một lượng?").refused
+
+
+def test_follow_up_through_the_assistant(assistant):
+    first = assistant.ask("Ai là Phó Trưởng ban Dân vận Trung ương dự hội nghị ở Hà Tĩnh?")
+    assert first.text.startswith("Đỗ Văn Phới")
+    follow = assistant.ask(
+        "Ông ấy đã nêu bao nhiêu quan điểm lớn?", history=[Turn(first.question, first.text)]
+    )
+    assert follow.standalone_query.startswith("Đỗ Văn Phới")
+    assert follow.text.startswith("5 quan điểm lớn") and follow.citations[0].article_id == A003
+
+
+def test_filters_restrict_and_bad_ranges_fail_clearly(assistant):
+    r = assistant.retriever
+    hits = r.retrieve("công tác dân vận", k=5, filters=Filters(sources=("baohatinh.vn",)))
+    assert hits and {h.chunk.article_id for h in hits} == {A003}
+    dated = r.retrieve("công tác dân vận", k=8, filters=Filters(since="2020", until="2020-12"))
+    assert {h.chunk.article_id for h in dated} == {A001, A002}
+    assert (
+        r.retrieve("dân vận", filters=Filters(places=("Hàm Thuận Bắc",)))[0].chunk.article_id
+        == A004
+    )
+    with pytest.raises(FilterError):
+        r.retrieve("dân vận", filters=Filters(since="2022", until="2021"))
+    with pytest.raises(FilterError):
+        r.retrieve("dân vận", filters=Filters(since="hôm qua"))
+    assert r.retrieve("dân vận", filters=Filters(article_ids=("khong-co",))) == []
+
+
+def test_retrieval_caps_chunks_per_article(assistant):
+    hits = assistant.retriever.retrieve("công tác dân vận", k=5)
+    per = {}
+    for h in hits:
+        per[h.chunk.article_id] = per.get(h.chunk.article_id, 0) + 1
+    assert max(per.values()) <= 2 and len(hits) == 5
+    assert all(h.bm25_rank or h.dense_rank for h in hits)
+
+
+def test_diversify_drops_overlaps_and_lifts_the_cap_when_needed():
+    def ch(cid, aid, a, b, text):
+        return Chunk(cid, aid, 0, text, a, b, text)
+
+    c1 = ch("x#1", "x", 0, 100, "một hai ba bốn")
+    c2 = ch("x#2", "x", 10, 110, "hai ba bốn năm")  # overlaps c1 by 90%
+    c3 = ch("x#3", "x", 200, 300, "sáu bảy tám")
+    c4 = ch("x#4", "x", 400, 500, "chín mười")
+    assert [c.id for c in diversify([c1, c2, c3, c4], 3, per_article=1)] == ["x#1", "x#3", "x#4"]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "???!!!", "😀😀", "x" * 5000])
+def test_bad_questions_get_a_vietnamese_message(assistant, question):
+    with pytest.raises(QuestionError, match="Câu hỏi"):
+        assistant.ask(question)
+
+
+def test_question_analysis():
+    q = analyze("Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại bao nhiêu cơ quan?")
+    assert (q.kind, q.years, q.focus[:2]) == ("how_many", ("2021",), ("cơ", "quan"))
+    assert analyze("Hội nghị diễn ra khi nào?").kind == "when"
+    assert analyze("Ai chủ trì hội nghị?").kind == "who"
+    assert analyze("Mô hình được xây dựng ở đâu?").kind == "where"
+    assert analyze("kiem tra bao nhieu don vi").kind == "how_many"
+    assert analyze("Tỷ lệ đạt bao nhiêu phần trăm?").percent
+
+
+def test_key_phrases():
+    q = analyze("Toàn tỉnh có bao nhiêu xã đạt chuẩn nông thôn mới?")
+    s = "Toàn tỉnh đã có 41 xã được công nhận đạt chuẩn nông thôn mới; Thành phố Sơn La hoàn thành."
+    assert key_phrase(q, s) == "41 xã được công nhận đạt chuẩn nông thôn mới"
+    q = analyze("Tỷ lệ đạt bao nhiêu phần trăm?")
+    assert key_phrase(q, "đã hỗ trợ cho 11.562/11.615 trường hợp, đạt 99,54%.").startswith("99,54%")
+    q = analyze("Ai là Trưởng ban Dân vận Tỉnh ủy?")
+    s = "Trưởng ban Dân vận Tỉnh ủy Trương Thanh Huyền phát biểu bế mạc hội nghị."
+    assert key_phrase(q, s) == "Trương Thanh Huyền"
+    assert (
+        key_phrase(analyze("Hội nghị diễn ra khi nào?"), "Sáng 21/10, Ban Dân vận họp.")
+        == "Sáng 21/10"
+    )
+
+
+def test_person_names_skip_titles_places_and_keep_given_names():
+    text = (
+        "Đồng chí Đỗ Văn Phới - Phó Trưởng ban Dân vận Trung ương; Phó Bí thư Thường trực Tỉnh ủy "
+        "Châu Ngọc Tuấn; Hà Tĩnh; Mặt Trận Tổ Quốc Việt Nam; Minh Thư."
+    )
+    assert [n.text for n in person_names(text)] == ["Đỗ Văn Phới", "Châu Ngọc Tuấn", "Minh Thư"]
+    assert all(text[n.start : n.end] == n.text for n in find_names(text))
+
+
+def test_contextualize_rules():
+    h = [
+        Turn("Ai là trưởng đoàn kiểm tra?", "Trưởng đoàn kiểm tra là đồng chí Trương Quốc Lâm [1].")
+    ]
+    assert contextualize("Ông ấy giữ chức vụ gì?", h) == "Trương Quốc Lâm giữ chức vụ gì?"
+    h = [Turn("Sơn La có bao nhiêu HTX nông nghiệp trồng cây ăn quả?", "586 HTX [1].")]
+    assert contextualize("Còn diện tích cây ăn quả thì sao?", h) == (
+        "diện tích cây ăn quả của Sơn La là bao nhiêu?"
+    )
+    h = [Turn("Sơn La đã hỗ trợ bao nhiêu trường hợp người có công?", "11.562 trường hợp [1].")]
+    assert contextualize("Đạt tỷ lệ bao nhiêu?", h) == (
+        "Đạt tỷ lệ bao nhiêu (Sơn La đã hỗ trợ bao nhiêu trường hợp người có công)?"
+    )
+    standalone = "Ban Dân vận Tỉnh ủy Hà Tĩnh tổ chức hội nghị tập huấn cho bao nhiêu cán bộ?"
+    assert contextualize(standalone, h) == standalone
+    assert contextualize("Ông ấy là ai?", []) == "Ông ấy là ai?"
