@@ -17,8 +17,12 @@ accepts any object with a LangChain-style ``stream(messages)``.
 >>> hits = [ScoredChunk(chunk, 1.0, title="Tập huấn"), ScoredChunk(chunk, 0.5, title="Khác")]
 >>> model = FakeListChatModel(responses=["Có 300 cán bộ được tập huấn [2]. Trời nắng."])
 >>> ans = LLMAnswerer(model, "llm:fake:demo").answer("Bao nhiêu cán bộ?", hits, {"a": text})
->>> ans.text, ans.citations[0].quote, ans.notice
-('Có 300 cán bộ được tập huấn [1].', 'Sáng 21/10, Hà Tĩnh tập huấn cho 300 cán bộ.', 'Đã bỏ 1 câu không có căn cứ trong tài liệu.')
+>>> ans.text
+'Có 300 cán bộ được tập huấn [1].'
+>>> ans.citations[0].quote
+'Sáng 21/10, Hà Tĩnh tập huấn cho 300 cán bộ.'
+>>> ans.notice
+'Đã bỏ 1 câu không có căn cứ trong tài liệu.'
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ class LLMError(RuntimeError):
 class ChatModel(Protocol):
     """What the answerer needs from a chat model (any LangChain ``BaseChatModel``)."""
 
-    def stream(self, input: Any, *args: Any, **kwargs: Any) -> Iterator[Any]: ...
+    def stream(self, input: Any, /) -> Iterator[Any]: ...
 
 
 def model_label(provider: str, model: str) -> str:
@@ -332,7 +336,7 @@ def _key(sentence: str) -> str:
 
 def _template_sentences(*templates: str) -> frozenset[str]:
     """Keys of the fixed sentences of the prompt, to recognise a model echoing it."""
-    keys = set()
+    keys: set[str] = set()
     for template in templates:
         for line in re.sub(r"\{\w+\}", "\n", template).splitlines():
             keys.update(_key(line[a:b]) for a, b in split_sentences(line))

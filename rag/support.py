@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from corpus.chunking import split_sentences
 from rag.text import nfc, search_key, tokens
@@ -179,7 +180,7 @@ def _canon_tokens(text: str) -> list[str]:
 
 def _profile(text: str) -> _Profile:
     toks = _canon_tokens(text)
-    return _Profile(frozenset(toks), frozenset(zip(toks, toks[1:], strict=False)), _join(toks))
+    return _Profile(frozenset(toks), frozenset(pairwise(toks)), _join(toks))
 
 
 def _join(toks: list[str]) -> str:
@@ -229,9 +230,7 @@ def _claim(claim: str) -> _Claim:
     toks = _canon_tokens(cleaned)
     content = [t for t in toks if t not in STOPWORDS]
     bigrams = frozenset(
-        (a, b)
-        for a, b in zip(toks, toks[1:], strict=False)
-        if a not in STOPWORDS and b not in STOPWORDS
+        (a, b) for a, b in pairwise(toks) if a not in STOPWORDS and b not in STOPWORDS
     )
     numbers = frozenset(t for t in content if _is_number(t))
     return _Claim(frozenset(content), bigrams, numbers, _names(cleaned))
