@@ -73,7 +73,7 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     if not corpus.exists():
         with open(corpus, "w", encoding="utf-8") as out:
-            for line in open(f"{prefix}.contexts.jsonl", encoding="utf-8"):
+            for line in Path(f"{prefix}.contexts.jsonl").read_text(encoding="utf-8").splitlines():
                 c = json.loads(line)
                 out.write(
                     json.dumps(
@@ -86,7 +86,8 @@ def main() -> int:
     ingest([corpus], settings)
     assistant = Assistant(settings, refusal_threshold=0.0)
     all_ids = assistant.index.catalog.article_ids()
-    questions = [json.loads(x) for x in open(f"{prefix}.jsonl", encoding="utf-8")][: args.limit]
+    lines = Path(f"{prefix}.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(x) for x in lines][: args.limit]
 
     pos: list[float] = []
     neg: list[float] = []

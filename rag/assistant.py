@@ -121,8 +121,14 @@ class Assistant:
                 temperature=s.llm_temperature,
                 timeout_s=s.llm_timeout_s,
                 api_key=s.llm_api_key or None,
+                max_tokens=s.llm_max_tokens,
             )
-            self._llm = LLMAnswerer(self._chat_model, f"llm:{s.answerer}:{s.llm_model}")
+            self._llm = LLMAnswerer(
+                self._chat_model,
+                f"llm:{s.answerer}:{s.llm_model}",
+                max_passages=s.llm_max_passages,
+                max_passage_chars=s.llm_max_passage_chars,
+            )
         return self._llm, self._chat_model
 
     # -- asking --------------------------------------------------------------------
@@ -168,7 +174,8 @@ class Assistant:
         t0 = time.perf_counter()
         q = self.validate(question)
         timings: dict[str, float] = {}
-        query, notice = self.standalone(q, history)
+        query, condense_notice = self.standalone(q, history)
+        notices = [condense_notice] if condense_notice else []
         timings["contextualize"] = (time.perf_counter() - t0) * 1000
         retrieved = self.retriever.retrieve(query, filters=filters, timings=timings)
         catalog = self.index.catalog
@@ -184,10 +191,16 @@ class Assistant:
             try:
                 llm, _ = self._llm_parts()
                 answer = llm.answer(
-                    q, retrieved, texts, history=history, standalone_query=query, on_token=on_token
+                    q,
+                    retrieved,
+                    texts,
+                    history=history,
+                    standalone_query=query,
+                    on_token=on_token,
+                    deadline_s=self.settings.llm_timeout_s,
                 )
             except LLMError as exc:
-                notice = (
+                notices.append(
                     f"Mô hình ngôn ngữ không trả lời được ({exc}); "
                     "dưới đây là câu trả lời trích xuất trực tiếp từ tài liệu."
                 )
@@ -200,6 +213,7 @@ class Assistant:
             **answer.timings_ms,
             "total": (time.perf_counter() - t0) * 1000,
         }
-        if notice:
-            answer.notice = f"{notice} {answer.notice}" if answer.notice else notice
+        if answer.notice:
+            notices.append(answer.notice)
+        answer.notice = " ".join(notices) or None
         return answer

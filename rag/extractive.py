@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 from corpus.chunking import split_sentences
@@ -195,7 +196,7 @@ class ExtractiveAnswerer:
                     + place_score
                 ) / total
                 if pairs:
-                    adjacent = set(zip(toks, toks[1:], strict=False))
+                    adjacent = set(pairwise(toks))
                     score += 0.15 * len(pairs & adjacent) / len(pairs)
                 if _has_kind(q.kind, sent):
                     score += 0.1
@@ -243,7 +244,7 @@ class ExtractiveAnswerer:
                 chosen.append(c)
                 covered |= c.covered
         # reading order within an article, articles by their best sentence's rank
-        first_rank = {}
+        first_rank: dict[str, int] = {}
         for c in chosen:
             first_rank.setdefault(c.hit.chunk.article_id, c.rank)
         chosen.sort(key=lambda c: (first_rank[c.hit.chunk.article_id], c.start))
@@ -317,7 +318,10 @@ class ExtractiveAnswerer:
             answerer=self.label,
             standalone_query=query,
             timings_ms={"answer": (time.perf_counter() - t0) * 1000},
-            notice="Ngày đăng lấy từ thông tin của bài viết (siêu dữ liệu), không phải từ một câu trong bài.",
+            notice=(
+                "Ngày đăng lấy từ thông tin của bài viết (siêu dữ liệu), "
+                "không phải từ một câu trong bài."
+            ),
         )
 
     def _refuse(

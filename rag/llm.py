@@ -57,6 +57,8 @@ _QUESTION_PREFIX_RE = re.compile(
 )
 _NUMBER_RE = re.compile(r"\d")
 _LABEL_RE = re.compile(r"^[^\W\d_][\w ]{0,30}:$")  # "Hội thoại:", "Trả lời:"
+# lines of the condense prompt that a model may echo instead of answering
+_ECHO_PREFIX_RE = re.compile(r"^(?:người dùng|trợ lý|hội thoại|câu hỏi tiếp theo)\s*:", re.I)
 
 
 class LLMError(RuntimeError):
@@ -243,9 +245,8 @@ def _stream_text(
                     raise queue.Empty
                 kind, value = q.get(timeout=wait)
             except queue.Empty:
-                raise LLMError(
-                    f"{_where(chat_model)} did not answer within {deadline_s:g} s"
-                ) from None
+                what = "did not answer" if first is None else "did not finish its answer"
+                raise LLMError(f"{_where(chat_model)} {what} within {deadline_s:g} s") from None
             if kind == "token":
                 if first is None:
                     first = time.perf_counter()
@@ -356,7 +357,7 @@ class _Sentence:
     text: str
     claim: str
     cited: list[int]
-    kind: str = "unsupported"  # "supported", "unsupported", "refusal", "lead-in"
+    kind: str = "unsupported"  # or "supported", "refusal", "lead-in", "echo"
     keep: list[int] = field(default_factory=list)  # cited passages that stay cited
     scores: dict[int, float] = field(default_factory=dict)
 
@@ -515,14 +516,19 @@ class LLMAnswerer:
         """-> (text, citations, refused, sentences dropped, sentences flagged)."""
         k = len(hits)
         sentences = _split_reply(reply)
+        # the prompt's own sentences and the passage headers ("[1] <title> (<date>)") are
+        # not answers, even though a header "supports" itself
+        echo = self._echo | {_key(_header(i, h)) for i, h in enumerate(hits, start=1)}
         for s in sentences:
             valid = [n for n in s.cited if 1 <= n <= k]
-            if _key(s.claim) in self._echo:
-                continue  # the model repeating its instructions: unsupported
+            if not valid and _is_refusal(s.claim):
+                s.kind = "refusal"
+                continue
+            if _key(s.claim) in echo:
+                s.kind = "echo"  # the model repeating its instructions: always dropped
+                continue
             if not valid:
-                if _is_refusal(s.claim):
-                    s.kind = "refusal"
-                elif s.claim.endswith(":") and not _NUMBER_RE.search(s.claim):
+                if s.claim.endswith(":") and not _NUMBER_RE.search(s.claim):
                     s.kind = "lead-in"  # "Các giải pháp gồm:" before a cited list
                 continue
             s.scores = {n: support_score(s.claim, scored_texts[n - 1]) for n in valid}
@@ -537,7 +543,8 @@ class LLMAnswerer:
         content = [s for s in sentences if s.kind in ("supported", "unsupported")]
         unsupported = [s for s in content if s.kind == "unsupported"]
         kept = {id(s) for s in content if s.kind == "supported" or not self.drop_unsupported}
-        dropped = len(unsupported) if self.drop_unsupported else 0
+        echoes = sum(s.kind == "echo" for s in sentences)
+        dropped = (len(unsupported) if self.drop_unsupported else 0) + echoes
         flagged = 0 if self.drop_unsupported else len(unsupported)
         if not kept:
             return REFUSAL_TEXT, [], True, dropped, flagged
@@ -633,8 +640,8 @@ def condense_question(
     for raw in text.splitlines():
         line = _QUESTION_PREFIX_RE.sub("", raw).strip().strip("\"'“”«»*`").strip()
         line = " ".join(line.split())
-        if not line or _LABEL_RE.match(line):  # an echoed label such as "Hội thoại:"
-            continue
+        if not line or _LABEL_RE.match(line) or _ECHO_PREFIX_RE.match(line):
+            continue  # an echoed label or history line
         if len(line) > max(300, 3 * len(question)):
             return question
         return line

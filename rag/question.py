@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from corpus.places import extract_places
 from rag.text import ascii_tokens, has_diacritics, search_key, strip_diacritics, tokens
@@ -58,140 +59,19 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
 
 # Words that carry no content for matching (search-key form). Question words included.
 STOPWORDS = frozenset(
-    [
-        "là",
-        "của",
-        "và",
-        "các",
-        "những",
-        "có",
-        "được",
-        "trong",
-        "với",
-        "cho",
-        "đã",
-        "này",
-        "đó",
-        "thì",
-        "mà",
-        "ở",
-        "tại",
-        "về",
-        "theo",
-        "để",
-        "một",
-        "như",
-        "khi",
-        "từ",
-        "đến",
-        "cũng",
-        "vẫn",
-        "sẽ",
-        "đang",
-        "rằng",
-        "nhiều",
-        "bao",
-        "nhiêu",
-        "mấy",
-        "ai",
-        "gì",
-        "nào",
-        "đâu",
-        "sao",
-        "không",
-        "hay",
-        "hoặc",
-        "nhưng",
-        "nên",
-        "vì",
-        "do",
-        "bởi",
-        "nếu",
-        "thế",
-        "vậy",
-        "ra",
-        "vào",
-        "lên",
-        "xuống",
-        "đi",
-        "lại",
-        "còn",
-        "chỉ",
-        "rất",
-        "hơn",
-        "nhất",
-        "việc",
-        "sự",
-        "cái",
-        "con",
-        "người",
-        "nhằm",
-        "hãy",
-        "xin",
-        "cho",
-        "biết",
-        "nêu",
-        "kể",
-        "gồm",
-        "những",
-        "ông",
-        "bà",
-        "anh",
-        "chị",
-        "họ",
-        "ấy",
-        "kia",
-        "nọ",
-        "đây",
-        "khi",
-        "nào",
-        "bao",
-        "giờ",
-        "tổng",
-        "cộng",
-        "số",
-        "lượng",
-        "ngày",
-        "tháng",
-        "năm",
-        "bài",
-        "viết",
-        "báo",
-        "tin",
-        "văn",
-        "bản",
-        "tài",
-        "liệu",
-        "giai",
-        "đoạn",
-        "mục",
-        "đích",
-        "hiện",
-        "nay",
-        "đến",
-        "nay",
-        "đợt",
-        "lần",
-        "loại",
-        "thuộc",
-        "giữ",
-        "chức",
-        "vụ",
-        "chức",
-        "danh",
-        "cương",
-        "vị",
-        "ngoài",
-        "điều",
-        "gồm",
-        "lâu",
-    ]
+    """
+    là của và các những có được trong với cho đã này đó thì mà ở tại về theo để một như khi từ
+    đến cũng vẫn sẽ đang rằng nhiều bao nhiêu mấy ai gì nào đâu sao không hay hoặc nhưng nên vì
+    do bởi nếu thế vậy ra vào lên xuống đi lại còn chỉ rất hơn nhất việc sự cái con người nhằm
+    hãy xin cho biết nêu kể gồm ông bà anh chị họ ấy kia nọ đây bao giờ tổng cộng số lượng
+    ngày tháng năm bài viết văn giai đoạn đích nay đợt lần loại giữ ngoài điều lâu
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 # Without diacritics many function words collide with content words ("vì"/"vị" -> "vi",
 # "có"/"cơ" -> "co", "năm"/"nam" -> "nam"), so unaccented questions use only unambiguous ones.
 _ASCII_STOP = frozenset(
     """la cua va cac nhung duoc trong voi cho nay thi mot nhu khi cung se dang rang bao nhieu
-    may gi nao sao khong hay hoac nen neu vay rat hon nhat viec hay""".split()
+    may gi nao sao khong hay hoac nen neu vay rat hon nhat viec""".split()  # noqa: SIM905
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -206,11 +86,11 @@ class Question:
     years: tuple[str, ...]
     numbers: tuple[str, ...]  # numbers other than years
     places: tuple[str, ...]
-    focus: tuple[str, ...]
+    focus: tuple[str, ...]  # terms right after "bao nhiêu" etc.: what is being counted/asked
     pairs: tuple[tuple[str, str], ...] = ()  # adjacent content tokens ("chăn", "nuôi")
     place_terms: frozenset[str] = frozenset()  # tokens of the places (matched per article)
     percent: bool = False  # asks for a rate ("tỷ lệ", "phần trăm", "%")
-    published: bool = False  # asks when the article was published ("bài viết ... đăng ngày nào")  # terms right after "bao nhiêu" etc.: what is being counted/asked
+    published: bool = False  # "bài viết ... được đăng ngày nào": the publication date
 
     def analyze_text(self, text: str) -> list[str]:
         """Tokens of ``text`` with this question's analyzer (accented or not)."""
@@ -243,7 +123,7 @@ def analyze(question: str) -> Question:
     terms = tuple(dict.fromkeys(t for t in toks if t not in stop))
     pairs = tuple(
         (a, b)
-        for a, b in zip(toks, toks[1:], strict=False)
+        for a, b in pairwise(toks)
         if a not in stop and b not in stop and not a.isdigit() and not b.isdigit()
     )
     focus: tuple[str, ...] = ()

@@ -120,7 +120,8 @@ class HybridRetriever:
         hi = _date_key(filters.until, upper=True) if filters.until else None
         if lo is not None and hi is not None and lo > hi:
             raise FilterError(
-                f"khoảng thời gian trống: từ {filters.since} đến {filters.until} (ngày đầu sau ngày cuối)"
+                f"khoảng thời gian trống: từ {filters.since} đến {filters.until} "
+                "(ngày đầu sau ngày cuối)"
             )
         sources = {search_key(s) for s in filters.sources}
         places = {search_key(p) for p in filters.places}

@@ -58,6 +58,9 @@ class Settings:
     llm_temperature: float = 0.1
     llm_timeout_s: float = 60.0
     llm_api_key: str = ""
+    llm_max_tokens: int = 512
+    llm_max_passages: int = 5  # x llm_max_passage_chars must fit the server's context (n_ctx)
+    llm_max_passage_chars: int = 1500
     max_question_chars: int = 2000
 
     @property
@@ -94,6 +97,10 @@ class Settings:
             )
         if self.top_k < 1 or self.retrieval_candidates < self.top_k or self.per_article < 1:
             raise SettingsError("need top_k >= 1, retrieval_candidates >= top_k, per_article >= 1")
+        if self.llm_max_tokens < 1 or self.llm_max_passages < 1 or self.llm_max_passage_chars < 100:
+            raise SettingsError(
+                "llm_max_tokens and llm_max_passages must be >= 1, llm_max_passage_chars >= 100"
+            )
         if self.llm_timeout_s <= 0 or self.max_question_chars < 10:
             raise SettingsError("llm_timeout_s must be > 0 and max_question_chars >= 10")
         if self.chroma_url and not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", self.chroma_url):

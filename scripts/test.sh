@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh --dev
+# the LLM path is tested against a real llama.cpp server (built once, ~5 min; then cached)
+scripts/install_llm_test_server.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False OPENBLAS_NUM_THREADS=1
 exec .venv/bin/python -m pytest -m "slow or not slow" "$@"

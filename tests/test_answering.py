@@ -176,3 +176,28 @@ def test_contextualize_rules():
     standalone = "Ban Dân vận Tỉnh ủy Hà Tĩnh tổ chức hội nghị tập huấn cho bao nhiêu cán bộ?"
     assert contextualize(standalone, h) == standalone
     assert contextualize("Ông ấy là ai?", []) == "Ông ấy là ai?"
+
+
+def test_llm_failure_falls_back_to_the_extractive_answer(assistant):
+    from dataclasses import replace
+
+    settings = replace(
+        assistant.settings,
+        answerer="openai",
+        llm_model="khong-co",
+        llm_base_url="http://127.0.0.1:9/v1",
+        llm_timeout_s=3.0,
+    )
+    llm_assistant = Assistant(settings, embedder=assistant.embedder)
+    streamed: list[str] = []
+    ans = llm_assistant.ask(
+        "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại bao nhiêu cơ quan?",
+        on_token=streamed.append,
+    )
+    assert ans.answerer == "extractive" and "151" in ans.text
+    assert "Mô hình ngôn ngữ không trả lời được" in (ans.notice or "")
+    assert streamed and streamed[-1] == ans.text
+    follow = llm_assistant.ask(
+        "Ông ấy là ai?", history=[Turn("Ai chủ trì?", "Châu Ngọc Tuấn [1].")]
+    )
+    assert "câu hỏi nối tiếp" in (follow.notice or "")
