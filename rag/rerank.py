@@ -47,7 +47,8 @@ class CrossEncoderReranker:
                     self._model = CrossEncoder(target, max_length=self.max_length, device="cpu")
                 except Exception as exc:
                     raise RerankerUnavailable(
-                        f"reranker {self.model_name!r} cannot be loaded offline ({type(exc).__name__}). "
+                        f"reranker {self.model_name!r} cannot be loaded offline "
+                        f"({type(exc).__name__}). "
                         "Download it on a connected machine (huggingface-cli download "
                         f"{self.model_name}) and set `reranker` to its local folder, or leave "
                         "`reranker` empty."
