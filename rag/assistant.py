@@ -82,6 +82,7 @@ class Assistant:
                 top_k=s.top_k,
                 candidates=s.retrieval_candidates,
                 rrf_k=s.rrf_k,
+                fusion=s.fusion,
                 per_article=s.per_article,
                 reranker=reranker,
             )

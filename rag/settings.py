@@ -47,6 +47,7 @@ class Settings:
     # Retrieval: passages given to the answerer; candidates per retriever before fusion.
     top_k: int = 5
     retrieval_candidates: int = 50
+    fusion: str = "zscore"  # "zscore" (score fusion, default) or "rrf" (reciprocal rank)
     rrf_k: int = 60
     per_article: int = 2
     # Optional cross-encoder reranker: hub id or local folder (sentence-transformers CrossEncoder).
@@ -95,6 +96,8 @@ class Settings:
             raise SettingsError(
                 f"answerer {self.answerer!r} needs llm_model (the served model's name)"
             )
+        if self.fusion not in ("zscore", "rrf"):
+            raise SettingsError(f"fusion {self.fusion!r}: use zscore or rrf")
         if self.top_k < 1 or self.retrieval_candidates < self.top_k or self.per_article < 1:
             raise SettingsError("need top_k >= 1, retrieval_candidates >= top_k, per_article >= 1")
         if self.llm_max_tokens < 1 or self.llm_max_passages < 1 or self.llm_max_passage_chars < 100:
