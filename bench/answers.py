@@ -107,6 +107,7 @@ def main() -> int:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     warm = [r["ms"] for r in rows[1:]]  # the first question includes loading the model
+    warm_retrieve = [r["timings_ms"].get("retrieve", 0.0) for r in rows[1:]]
     summary = {
         "qa": args.qa,
         "questions": len(rows),
@@ -124,6 +125,10 @@ def main() -> int:
         "threshold": assistant.extractive.threshold,
         "latency_ms_p50": round(percentile(warm, 50), 1),
         "latency_ms_p95": round(percentile(warm, 95), 1),
+        "retrieve_ms_p50": round(percentile(warm_retrieve, 50), 1),
+        "retrieve_ms_p95": round(percentile(warm_retrieve, 95), 1),
+        "articles_in_index": assistant.index.catalog.counts()[0],
+        "chunks_in_index": assistant.index.catalog.counts()[1],
     }
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
