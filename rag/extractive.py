@@ -39,6 +39,11 @@ REFUSAL = "Không tìm thấy thông tin này trong các tài liệu đã nạp.
 CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
 
 _NUM = re.compile(r"\d+(?:[.,]\d+)*(?:/\d+(?:[.,]\d+)*)?\s*%?")
+# numbers in words ("bốn lựa chọn", "hai đội"); "năm" is left out (also "year")
+_NUM_WORDS = re.compile(
+    r"\b(?:một|hai|ba|bốn|tư|sáu|bảy|tám|chín|mười|mươi|trăm|nghìn|ngàn|triệu|tỷ|tỉ)\b",
+    re.IGNORECASE,
+)
 _DATE = re.compile(
     r"(?:(?:[Ss]áng|[Cc]hiều|[Tt]ối|[Tt]rưa|[Đđ]êm)\s+(?:ngày\s+)?\d{1,2}/\d{1,2}(?:/\d{4})?"
     r"|[Nn]gày\s+\d{1,2}(?:/\d{1,2}(?:/\d{4})?|\s+tháng\s+\d{1,2}(?:\s+năm\s+\d{4})?)"
@@ -445,12 +450,16 @@ def _count_match(q: Question, sentence: str) -> float:
     if not focus and not before_terms:
         return 0.0
     best = 0.0
-    for m in _NUM.finditer(sentence):
+    numbers = list(_NUM.finditer(sentence))
+    if not q.percent:
+        numbers += list(_NUM_WORDS.finditer(sentence))
+    for m in numbers:
         if q.percent and "%" not in m.group(0):
             continue
-        if focus:  # "bao nhiêu cơ quan" -> "151 cơ quan"
+        if focus:  # "bao nhiêu cơ quan" -> "151 cơ quan"; "bao nhiêu tuổi" -> "ở tuổi 39"
             after = set(q.analyze_text(" ".join(sentence[m.end() :].split()[:6])))
-            share = sum(t in after for t in focus) / len(focus)
+            near_before = set(q.analyze_text(" ".join(sentence[: m.start()].split()[-3:])))
+            share = sum(t in after or t in near_before for t in focus) / len(focus)
         else:  # "tổng vốn đăng ký là bao nhiêu" -> "tổng vốn đăng ký 32.489 tỷ đồng"
             before = set(q.analyze_text(" ".join(sentence[: m.start()].split()[-8:])))
             share = min(1.0, 2 * sum(t in before for t in before_terms) / len(before_terms))
@@ -496,8 +505,11 @@ def _missing_constraints(
         for a, b in q.pairs
         if a not in present and b not in present and min(idf(a), idf(b)) >= 0.6 * idf_max
     ]
+    # a year counts as missing only when the article states other years (it reports another
+    # period); many texts leave the year implicit
+    article_years = set(re.findall(r"\b(?:19|20)\d\d\b", keyed))
     for y in q.years:
-        if y not in keyed:
+        if y not in keyed and article_years:
             missing.append(y)
     for n in q.numbers:
         if n not in keyed:
