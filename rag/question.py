@@ -137,8 +137,10 @@ def analyze(question: str) -> Question:
     places = extract_places(question) if accented else ()
     place_terms = frozenset(t for p in places for t in analyzer(place_key(p)))
     percent = bool(re.search(r"ty le|phan tram|%", plain))
-    published = kind == "when" and bool(
-        re.search(r"\b(?:dang|xuat ban|dua tin|phat hanh)\b", plain)
+    published = (
+        kind == "when"
+        and bool(re.search(r"\b(?:bai viet|bai bao|ban tin|tin bai|bai nay|bai)\b", plain))
+        and bool(re.search(r"\b(?:dang|xuat ban|dua tin|phat hanh)\b", plain))
     )
     return Question(
         text=question,
