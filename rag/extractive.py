@@ -36,6 +36,7 @@ from rag.text import search_key, strip_diacritics
 from rag.types import Answer, Citation, ScoredChunk
 
 REFUSAL = "Không tìm thấy thông tin này trong các tài liệu đã nạp."
+COUNT_BONUS = 0.3  # evidence bonus for "<number> <what is counted>" in a how-many answer
 CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
 
 _NUM = re.compile(r"\d+(?:[.,]\d+)*(?:/\d+(?:[.,]\d+)*)?\s*%?")
@@ -206,7 +207,7 @@ class ExtractiveAnswerer:
                 if _has_kind(q.kind, sent):
                     score += 0.1
                 if q.kind == "how_many":
-                    score += 0.3 * _count_match(q, sent)
+                    score += COUNT_BONUS * _count_match(q, sent)
                 score += 0.02 / (rank + 1)
                 out.append(Candidate(rank, hit, a, b, sent, score, covered))
         out.sort(key=lambda c: -c.evidence)
@@ -533,7 +534,9 @@ def key_phrase(q: Question, sentence: str) -> str | None:
         m = _DATE.search(sentence)
         return m.group(0) if m else None
     if q.kind == "who":
-        return _nearest(q, sentence, person_names(sentence))
+        asked = set(q.terms)  # a name the question already contains is not the answer
+        names = [n for n in person_names(sentence) if not set(q.analyze_text(n.text)) <= asked]
+        return _nearest(q, sentence, names)
     if q.kind == "where":
         places = extract_places(sentence)
         return places[0] if places else None
