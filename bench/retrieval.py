@@ -178,38 +178,12 @@ def _register_bigram_analyzers() -> None:
     ANALYZERS.setdefault("ascii_bigrams", _with_bigrams(ANALYZERS["ascii"]))
 
 
-def zscore_fuse(
-    lists: Sequence[tuple[float, Sequence[tuple[str, float]]]],
-) -> dict[str, float]:
-    """Score fusion: ``sum_lists w * z`` where z is the item's score standardised over its
-    list (mean 0, sd 1); an item missing from a list gets that list's lowest z."""
-    fused: dict[str, float] = {}
-    parts = []
-    for weight, hits in lists:
-        if not hits:
-            continue
-        s = np.fromiter((score for _, score in hits), dtype=np.float64, count=len(hits))
-        sd = float(s.std())
-        z = (s - s.mean()) / sd if sd > 0 else np.zeros_like(s)
-        parts.append(
-            (weight, dict(zip((cid for cid, _ in hits), z.tolist(), strict=True)), float(z.min()))
-        )
-    ids = {cid for _, zs, _ in parts for cid in zs}
-    for cid in ids:
-        fused[cid] = sum(w * zs.get(cid, floor) for w, zs, floor in parts)
-    return fused
-
-
 class ProposedRetriever(HybridRetriever):
-    """``HybridRetriever`` with the changes recommended by the experiments: z-score fusion
-    (``fusion="zscore"``) instead of RRF and, with ``bigrams=True``, BM25 over syllables
-    plus syllable bigrams. Everything else (filters, candidates, diversify) is unchanged."""
+    """``HybridRetriever`` (its own fusion, filters, diversify) with, when ``bigrams=True``,
+    BM25 over syllables plus syllable bigrams swapped in through ``_bm25_index``."""
 
-    def __init__(
-        self, *args: Any, fusion: str = "zscore", bigrams: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, bigrams: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fusion = fusion
         self.bigrams = bigrams
         self._bigram_idx: dict[str, tuple[Any, Any]] = {}
         if bigrams:
@@ -228,61 +202,6 @@ class ProposedRetriever(HybridRetriever):
             got = (base, BM25Index.build(base.ids, texts, analyzer=f"{analyzer}_bigrams"))
             self._bigram_idx[analyzer] = got
         return got[1]
-
-    def bm25(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
-        analyzer = "vi" if has_diacritics(query) else "ascii"
-        idx = self._bm25_index(analyzer)
-        scores = idx.scores(query)
-        if allowed is not None:
-            mask = np.fromiter(
-                (article_of(i) in allowed for i in idx.ids), dtype=bool, count=len(idx.ids)
-            )
-            scores = np.where(mask, scores, 0.0)
-        if not len(scores):
-            return []
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(idx.ids[i], float(scores[i])) for i in top if scores[i] > 0.0]
-
-    def retrieve(
-        self,
-        query: str,
-        *,
-        k: int | None = None,
-        filters: Any = None,
-        timings: dict[str, float] | None = None,
-    ) -> list[Any]:
-        if self.fusion == "rrf":
-            return super().retrieve(query, k=k, filters=filters, timings=timings)
-        # the same steps as HybridRetriever.retrieve, with the fusion replaced
-        from rag.retrieve import diversify
-        from rag.types import ScoredChunk
-
-        k = k or self.top_k
-        t0 = time.perf_counter()
-        allowed = self.allowed_articles(filters)
-        if allowed is not None and not allowed:
-            return []
-        n = max(self.candidates, k * 4)
-        dense_future = self._pool.submit(self.dense, query, n, allowed)
-        bm25_hits = self.bm25(query, n, allowed)
-        dense_hits = dense_future.result()
-        fused = zscore_fuse([(self.bm25_weight, bm25_hits), (self.dense_weight, dense_hits)])
-        ranked = sorted(fused, key=lambda c: -fused[c])
-        chunks = self.index.catalog.get_chunks(ranked[: max(n, k * 4)])
-        ordered = [chunks[c] for c in ranked if c in chunks]
-        picked = diversify(ordered, k, self.per_article)
-        meta = self.snapshot().meta
-        out = []
-        for c in picked:
-            m = meta.get(c.article_id)
-            out.append(
-                ScoredChunk(chunk=c, score=fused[c.id], title=m.title if m else c.article_id)
-            )
-        if timings is not None:
-            timings["retrieve"] = (time.perf_counter() - t0) * 1000
-        return out
 
 
 # -- the measured run --------------------------------------------------------------------

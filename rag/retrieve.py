@@ -30,6 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from embeddings.base import Embedder
+from rag.bm25 import BM25Index
 from rag.catalog import ArticleMeta
 from rag.index import Index
 from rag.text import has_diacritics, search_key, tokens
@@ -152,9 +153,13 @@ class HybridRetriever:
         return out
 
     # -- the two retrievers ------------------------------------------------------
+    def _bm25_index(self, analyzer: str) -> BM25Index:
+        """The BM25 index for an analyzer (a hook: benchmarks swap in variants)."""
+        return self.index.bm25(analyzer)
+
     def bm25(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
         analyzer = "vi" if has_diacritics(query) else "ascii"
-        idx = self.index.bm25(analyzer)
+        idx = self._bm25_index(analyzer)
         scores = idx.scores(query)
         if allowed is not None:
             mask = np.fromiter(
