@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
 
 from rag.text import count_tokens
 from rag.types import Article, Chunk
@@ -196,12 +195,3 @@ def chunk_article(
         # no overlap when it would leave no room for a new sentence (every chunk must advance)
         i = k if back + sizes[j] <= target_tokens else j
     return chunks
-
-
-def chunk_articles(
-    articles: Sequence[Article], *, target_tokens: int = 160, overlap_tokens: int = 32
-) -> dict[str, list[Chunk]]:
-    return {
-        a.id: chunk_article(a, target_tokens=target_tokens, overlap_tokens=overlap_tokens)
-        for a in articles
-    }

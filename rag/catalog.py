@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,14 +207,6 @@ class Catalog:
         )
         return None if row is None else _article(row)
 
-    def articles(self) -> Iterator[Article]:
-        rows = self._con().execute(
-            "SELECT id, title, text, date, date_precision, source, url, author, places, path,"
-            " fingerprint, removed FROM articles ORDER BY id"
-        )
-        for row in rows:
-            yield _article(row)
-
     def article_meta(self) -> dict[str, ArticleMeta]:
         """Display and filter metadata of every article (without the texts)."""
         rows = self._con().execute(
@@ -250,14 +242,6 @@ class Catalog:
             ):
                 out[r[0]] = Chunk(*r)
         return out
-
-    def iter_chunks(self) -> Iterator[Chunk]:
-        rows = self._con().execute(
-            'SELECT id, article_id, ordinal, text, start, "end", embed_text FROM chunks'
-            " ORDER BY article_id, ordinal"
-        )
-        for r in rows:
-            yield Chunk(*r)
 
     def snapshot(self) -> tuple[int, list[Chunk]]:
         """(generation, all live chunks) read in one transaction, so they agree."""

@@ -20,7 +20,6 @@ How an answer is built:
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -138,15 +137,6 @@ class Candidate:
     text: str
     evidence: float
     covered: frozenset[str]
-
-
-def _idf_fn(df: Mapping[str, int] | Callable[[str], float] | None) -> Callable[[str], float]:
-    if df is None:
-        return lambda t: 1.0
-    if callable(df):
-        return df
-    n = max(df.values(), default=1)
-    return lambda t: math.log1p((n + 1) / (df.get(t, 0) + 0.5))
 
 
 class ExtractiveAnswerer:
