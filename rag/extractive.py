@@ -24,14 +24,14 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
 from corpus.chunking import split_sentences
 from corpus.places import extract_places, is_place_name
 from rag.question import Question, analyze, place_key
-from rag.text import search_key, strip_diacritics
+from rag.text import ascii_tokens, search_key, strip_diacritics, tokens
 from rag.types import Answer, Citation, ScoredChunk
 
 REFUSAL = "Không tìm thấy thông tin này trong các tài liệu đã nạp."
@@ -427,10 +427,10 @@ def _is_person(name: str) -> bool:
     return not is_place_name(name)
 
 
-@cache
+# Bounded: keyed on whole article texts, so an unbounded cache would grow for as long as a
+# server runs. 256 articles covers the top-k of many consecutive questions.
+@lru_cache(maxsize=256)
 def _article_terms(accented: bool, text: str) -> frozenset[str]:
-    from rag.text import ascii_tokens, tokens
-
     return frozenset(tokens(text) if accented else ascii_tokens(text))
 
 
@@ -460,7 +460,7 @@ def _count_match(q: Question, sentence: str) -> float:
     return best
 
 
-@cache
+@lru_cache(maxsize=256)
 def _article_facts(text: str) -> tuple[str, str, frozenset[str]]:
     return (
         search_key(text),
