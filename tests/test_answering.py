@@ -1,7 +1,6 @@
 """Retrieval, the extractive answerer and follow-ups on the seed articles (fake embedder)."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,9 @@ from rag.retrieve import FilterError, diversify
 from rag.settings import load_settings
 from rag.types import Chunk, Filters, Turn
 from tests.fakes import HashEmbedder
+from tests.seeds import SEED_DIR
 
-SEEDS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
+SEEDS = SEED_DIR
 A000, A001, A002, A003, A004 = (
     "000_bd9e0bf0f2c7e356",
     "001_7118564227fe64c7",

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import pytest
 
 from corpus.articles import EmptyArticle, build_article, build_articles
-from rag.text import nfc
 from rag.types import Article, RawDocument, SkippedFile
-
-SEED_DIR = Path(__file__).resolve().parents[1] / "corpus" / "articles"
-
-
-def load_seeds() -> list[RawDocument]:
-    docs = []
-    for path in sorted(SEED_DIR.glob("*.txt")):
-        data = path.read_bytes()
-        docs.append(
-            RawDocument(
-                id=path.stem,
-                text=nfc(data.decode("utf-8")),
-                path=str(path),
-                format="txt",
-                fingerprint=hashlib.sha256(data).hexdigest(),
-            )
-        )
-    return docs
+from tests.seeds import load_seeds
 
 
 @pytest.fixture(scope="module")

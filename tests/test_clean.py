@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,9 @@ from corpus.clean import (
     is_navigation,
     learn_repeated_lines,
 )
-from rag.text import clean_display, nfc
+from rag.text import clean_display
 from rag.types import RawDocument
-
-SEED_DIR = Path(__file__).resolve().parents[1] / "corpus" / "articles"
+from tests.seeds import load_seeds
 
 LEAD = (
     "Sáng 2/5, Ban Dân vận Huyện ủy Mai Sơn tổ chức hội nghị sơ kết 5 năm thực hiện "
@@ -375,22 +373,6 @@ CONTENT = {
         "Tuy nhiên, so với yêu cầu vẫn còn một số hạn chế",
     ],
 }
-
-
-def load_seeds() -> list[RawDocument]:
-    docs = []
-    for path in sorted(SEED_DIR.glob("*.txt")):
-        data = path.read_bytes()
-        docs.append(
-            RawDocument(
-                id=path.stem,
-                text=nfc(data.decode("utf-8")),
-                path=str(path),
-                format="txt",
-                fingerprint=hashlib.sha256(data).hexdigest(),
-            )
-        )
-    return docs
 
 
 def test_seed_bodies_have_no_boilerplate_and_keep_content() -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.seeds import SEED_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "corpus" / "articles"
+SEEDS = SEED_DIR
 HOIDAP = str(Path(sys.executable).parent / "hoidap")
 
 

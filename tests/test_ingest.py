@@ -11,8 +11,9 @@ from corpus.ingest import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, ingest
 from rag.index import Index
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
+from tests.seeds import SEED_DIR
 
-SEEDS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
+SEEDS = SEED_DIR
 
 
 @pytest.fixture
