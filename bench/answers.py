@@ -33,22 +33,10 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import contains, percentile  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
-from rag.text import search_key  # noqa: E402
 from rag.types import Turn  # noqa: E402
-
-
-def contains(answer: str, gold: str) -> bool:
-    return search_key(gold) in search_key(answer)
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    s = sorted(values)
-    i = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
-    return s[i]
 
 
 def main() -> int:

@@ -55,10 +55,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench.common import contains, percentile  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.retrieve import HybridRetriever, article_of  # noqa: E402
 from rag.settings import Settings, load_settings  # noqa: E402
-from rag.text import has_diacritics, search_key, tokens  # noqa: E402
+from rag.text import has_diacritics, tokens  # noqa: E402
 
 DEPTH = 100  # chunks asked of each single retriever
 
@@ -145,19 +146,7 @@ def summarize_ranks(ranks: Sequence[float | None]) -> dict[str, float]:
     }
 
 
-def percentile(values: Sequence[float], p: float) -> float:
-    if not values:
-        return 0.0
-    s = sorted(values)
-    i = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
-    return s[i]
-
-
-def contains(answer: str, gold: str) -> bool:
-    return search_key(gold) in search_key(answer)
-
-
-# -- the recommended retriever (what rag/retrieve.py + rag/bm25.py would become) ----------
+# -- the variant retriever: the product retriever with optional syllable-bigram BM25 ------
 def _with_bigrams(analyze: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
     def analyzer(text: str) -> list[str]:
         toks = analyze(text)
@@ -743,7 +732,7 @@ def main() -> int:
     ap.add_argument(
         "--proposed",
         action="store_true",
-        help="also measure the recommended retriever (z-score fusion, bigrams)",
+        help="also measure z-score fusion explicitly and with syllable-bigram BM25",
     )
     ap.add_argument(
         "--experiments",
