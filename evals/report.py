@@ -168,7 +168,10 @@ def _bars(summary: dict[str, Any], metrics: Sequence[str], title: str) -> bytes:
     ax.set_xlabel("giá trị (thanh lỗi: khoảng tin cậy 95%, bootstrap)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right")
+    if systems:
+        ax.legend(loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "không có dữ liệu (không có bài/đáp án chuẩn)", ha="center")
     return _png(fig)
 
 

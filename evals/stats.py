@@ -124,10 +124,34 @@ def paired_bootstrap(
     ]
     boot = np.concatenate(blocks)
     low, high = np.quantile(boot, [0.025, 0.975])
-    if not d.any():
-        p = 1.0
-    else:
-        p = min(1.0, 2 * min(float((boot <= 0).mean()), float((boot >= 0).mean())))
+    p = min(1.0, 2 * min(float((boot <= 0).mean()), float((boot >= 0).mean())))
     return PairedResult(
         float(xa.mean()), float(xb.mean()), float(d.mean()), float(low), float(high), p, n
     )
+
+
+def paired_statistic(
+    n: int,
+    stat_a: Callable[[np.ndarray], float | None],
+    stat_b: Callable[[np.ndarray], float | None],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> PairedResult | None:
+    """``paired_bootstrap`` for a statistic of a set of questions (refusal precision):
+    both runs are scored on the same resampled questions each time. None if undefined."""
+    idx = np.arange(n)
+    a, b = (stat_a(idx), stat_b(idx)) if n else (None, None)
+    if a is None or b is None:
+        return None
+    rng = np.random.default_rng(seed)
+    deltas = []
+    for _ in range(resamples):
+        sample = rng.integers(0, n, size=n)
+        sa, sb = stat_a(sample), stat_b(sample)
+        if sa is not None and sb is not None:
+            deltas.append(sb - sa)
+    boot = np.array(deltas if deltas else [b - a], dtype=np.float64)
+    low, high = np.quantile(boot, [0.025, 0.975])
+    p = min(1.0, 2 * min(float((boot <= 0).mean()), float((boot >= 0).mean())))
+    return PairedResult(float(a), float(b), float(b - a), float(low), float(high), p, n)

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("batch", parents=[common, filters], help="trả lời cả tệp câu hỏi JSONL")
     p.add_argument("input", help='JSONL: {"id","question","history"?:[{"question","answer"}]}')
     p.add_argument("output", help="JSONL kết quả, mỗi câu hỏi một dòng")
+
+    # listed for --help only: main() hands "eval ..." to evals.cli before parsing
+    sub.add_parser("eval", help="đánh giá trên bộ câu hỏi; so sánh hai lần chạy (eval compare)")
     return parser
 
 
@@ -365,6 +368,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["eval"]:  # its own parser: "hoidap eval TESTSET ..." and "eval compare A B"
+        from evals.cli import main as eval_main
+
+        return eval_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
