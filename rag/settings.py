@@ -63,6 +63,16 @@ class Settings:
     llm_max_passages: int = 5  # x llm_max_passage_chars must fit the server's context (n_ctx)
     llm_max_passage_chars: int = 1500
     max_question_chars: int = 2000
+    # Web app (python app.py). Login is on when web_users is set: "name:hash" pairs separated
+    # by commas or white space, hashes from `python app.py --hash-password`. A host other
+    # than loopback without login also needs allow_public_without_login (it prints a warning).
+    web_host: str = "127.0.0.1"
+    web_port: int = 7860
+    web_users: str = ""
+    allow_public_without_login: bool = False
+    max_upload_mb: int = 20
+    web_concurrency: int = 4  # chat and briefing requests served at once (Gradio queue)
+    upload_dir: str = ""  # where web uploads are saved; empty = <home>/corpus/<index>
 
     @property
     def index_root(self) -> Path:
@@ -106,6 +116,8 @@ class Settings:
             )
         if self.llm_timeout_s <= 0 or self.max_question_chars < 10:
             raise SettingsError("llm_timeout_s must be > 0 and max_question_chars >= 10")
+        if not 0 < self.web_port < 65536 or self.max_upload_mb < 1 or self.web_concurrency < 1:
+            raise SettingsError("web_port must be 1-65535, max_upload_mb and web_concurrency >= 1")
         if self.chroma_url and not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", self.chroma_url):
             raise SettingsError(f"chroma_url {self.chroma_url!r}: expected http://HOST:PORT")
         return self
@@ -117,6 +129,13 @@ _FIELDS = {f.name: f for f in fields(Settings)}
 def _coerce(name: str, value: Any, origin: str) -> Any:
     kind = _FIELDS[name].type
     try:
+        if kind in ("bool", bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(text)
+            return text in ("1", "true", "yes", "on")
         if kind in ("int", int):
             return int(value)
         if kind in ("float", float):
