@@ -16,45 +16,48 @@ from itertools import pairwise
 from corpus.places import extract_places
 from rag.text import ascii_tokens, has_diacritics, search_key, strip_diacritics, tokens
 
-# Question phrases by type, in diacritic-free form (matched on strip_diacritics(question));
-# longer phrases first. "ai" only counts as a whole word in an accented question.
+# Question phrases by type (accented); longer phrases first within a type, types in
+# priority order. Accented questions are matched on their accented form, so "lực nào",
+# "trận đấu", "máy" and "khí nào" are not "lúc nào", "đâu", "mấy" and "khi nào";
+# unaccented questions ("kiem tra bao nhieu") fall back to the diacritic-free phrases.
 _KINDS: list[tuple[str, tuple[str, ...]]] = [
-    ("how_many", ("bao nhieu", "may ", "so luong", "ty le", "bao lau")),
+    ("how_many", ("bao nhiêu", "mấy", "số lượng", "tỷ lệ", "tỉ lệ", "bao lâu")),
     (
         "when",
         (
-            "khi nao",
-            "bao gio",
-            "ngay nao",
-            "nam nao",
-            "thang nao",
-            "luc nao",
-            "thoi gian nao",
-            "thoi diem nao",
-            "ngay may",
-            "hom nao",
-            "dip nao",
-            "giai doan nao",
-            "thoi ky nao",
+            "khi nào",
+            "bao giờ",
+            "ngày nào",
+            "năm nào",
+            "tháng nào",
+            "lúc nào",
+            "thời gian nào",
+            "thời điểm nào",
+            "ngày mấy",
+            "hôm nào",
+            "dịp nào",
+            "giai đoạn nào",
+            "thời kỳ nào",
+            "thời kì nào",
         ),
     ),
+    ("who", ("người nào", "đồng chí nào", "ông nào", "bà nào", "ai", "cá nhân nào")),
     (
         "where",
         (
-            "o dau",
-            "tai dau",
-            "noi nao",
-            "dia phuong nao",
-            "tinh nao",
-            "huyen nao",
-            "xa nao",
-            "thanh pho nao",
-            "quan nao",
-            "dia diem nao",
-            "dau",
+            "ở đâu",
+            "tại đâu",
+            "nơi nào",
+            "địa phương nào",
+            "tỉnh nào",
+            "huyện nào",
+            "xã nào",
+            "thành phố nào",
+            "quận nào",
+            "địa điểm nào",
+            "đâu",
         ),
     ),
-    ("who", ("nguoi nao", "dong chi nao", "ong nao", "ba nao", "ai", "ca nhan nao")),
 ]
 
 # Words that carry no content for matching (search-key form). Question words included.
@@ -97,12 +100,16 @@ class Question:
         return tokens(text) if self.accented else ascii_tokens(text)
 
 
-def _kind(plain: str) -> tuple[str, int]:
-    """(kind, character index in ``plain`` where the question phrase ends, or -1)."""
-    padded = f" {plain} "
-    for kind, phrases in _KINDS:
+def _kind(text: str, accented: bool) -> tuple[str, int]:
+    """(kind, character index in ``text`` where the question phrase ends, or -1).
+    ``text`` is search_key(question) when accented, else its diacritic-free form."""
+    padded = f" {text} "
+    # "mấy" asks how many, but "ngày mấy" asks when: try when's longer phrases first
+    order = [_KINDS[1], _KINDS[0], *_KINDS[2:]]
+    for kind, phrases in order:
         for ph in phrases:
-            m = re.search(rf"(?<![a-z0-9]){re.escape(ph.strip())}(?![a-z0-9])", padded)
+            ph = search_key(ph) if accented else strip_diacritics(ph)
+            m = re.search(rf"(?<![\w]){re.escape(ph)}(?![\w])", padded)
             if m:
                 return kind, m.end() - 1
     return "what", -1
@@ -113,10 +120,8 @@ def analyze(question: str) -> Question:
     # "question (context from the previous turn)": type and focus come from the question part
     head = question.split(" (", 1)[0]
     plain = strip_diacritics(head)
-    kind, end = _kind(plain)
-    if kind == "who" and not accented:
-        # unaccented "ai" is ambiguous (ái, ải, ...); keep it only as a whole word
-        kind = "who" if re.search(r"(?<![a-z])ai(?![a-z])", plain) else "what"
+    keyed = search_key(head) if accented else plain
+    kind, end = _kind(keyed, accented)
     analyzer = tokens if accented else ascii_tokens
     stop = STOPWORDS if accented else _ASCII_STOP
     toks = analyzer(question)
@@ -128,7 +133,7 @@ def analyze(question: str) -> Question:
     )
     focus: tuple[str, ...] = ()
     if end >= 0:
-        after = analyzer(head[end:]) if accented else ascii_tokens(plain[end:])
+        after = analyzer(keyed[end:])
         focus = tuple(t for t in after if t not in stop)[:4]
     years = tuple(dict.fromkeys(_YEAR.findall(question)))
     numbers = tuple(

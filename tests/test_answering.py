@@ -6,12 +6,20 @@ import pytest
 
 from corpus.ingest import ingest
 from rag.assistant import Assistant, QuestionError
-from rag.extractive import REFUSAL, find_names, key_phrase, person_names
+from rag.extractive import (
+    REFUSAL,
+    ExtractiveAnswerer,
+    _any_quantity,
+    _sentences,
+    find_names,
+    key_phrase,
+    person_names,
+)
 from rag.followup import contextualize
 from rag.question import analyze
 from rag.retrieve import FilterError, diversify
 from rag.settings import load_settings
-from rag.types import Chunk, Filters, Turn
+from rag.types import Chunk, Filters, ScoredChunk, Turn
 from tests.fakes import HashEmbedder
 from tests.seeds import SEED_DIR
 
@@ -134,6 +142,71 @@ def test_question_analysis():
     assert analyze("Mô hình được xây dựng ở đâu?").kind == "where"
     assert analyze("kiem tra bao nhieu don vi").kind == "how_many"
     assert analyze("Tỷ lệ đạt bao nhiêu phần trăm?").percent
+
+
+def test_question_kind_is_read_on_the_accented_words():
+    # diacritic-free matching took these for "lúc nào", "đâu", "mấy" and "khi nào"
+    assert analyze("Chính quyền có sự phân chia quyền lực nào?").kind == "what"
+    assert analyze("Ai dẫn đầu đội về số lần vật ngã trong trận đấu?").kind == "who"
+    assert analyze("Khi nào Tesla đạt được bằng sáng chế máy phát điện?").kind == "when"
+    assert analyze("Loại khí nào đã làm lửa bùng phát?").kind == "what"
+    assert analyze("Hội nghị diễn ra ngày mấy?").kind == "when"
+    assert analyze("Có mấy đoàn kiểm tra?").kind == "how_many"
+    assert analyze("ai la truong ban dan van").kind == "who"
+
+
+def test_initials_stay_inside_their_sentence():
+    text = "Bài viết năm 1999 của Michael E. Mann và Malcolm K. Hughes. Câu sau."
+    assert [text[a:b] for a, b in _sentences(text, 0, len(text))] == [
+        "Bài viết năm 1999 của Michael E. Mann và Malcolm K. Hughes.",
+        "Câu sau.",
+    ]
+
+
+def test_a_quantity_is_not_a_date_a_decision_number_or_a_duration():
+    q = analyze("Mô hình đã được nhân rộng ra bao nhiêu xã, thị trấn?")
+    s = "Qua 3 năm thực hiện quyết định 2898 ngày 16/7/2010 của Tỉnh ủy ở huyện đạt kết quả."
+    assert not _any_quantity(q, s)
+    assert _any_quantity(q, "Mô hình đã có ở 12 xã.")
+    assert _any_quantity(q, "Mô hình đã có ở chín xã.")
+    assert _any_quantity(analyze("Mô hình đã triển khai được bao lâu?"), s)  # durations count
+
+
+def _hit(article_id: str, text: str, rank: int = 0) -> ScoredChunk:
+    chunk = Chunk(
+        id=f"{article_id}:0",
+        article_id=article_id,
+        ordinal=0,
+        text=text,
+        start=0,
+        end=len(text),
+        embed_text=text,
+    )
+    return ScoredChunk(chunk=chunk, score=1.0 / (rank + 1), title="Bài " + article_id)
+
+
+def test_a_sentence_that_points_back_inherits_its_subject():
+    text = (
+        "Công ty Điện Sáng Tesla được thành lập năm 1886. "
+        "Nó lắp đặt hệ thống hồ quang cho thành phố. "
+        "Công ty Điện Sáng Edison được thành lập năm 1880 ở New York."
+    )
+    answerer = ExtractiveAnswerer(threshold=0.0)
+    ans = answerer.answer("Công ty Điện Sáng Tesla lắp đặt gì?", [_hit("a", text)], {"a": text})
+    assert not ans.refused
+    assert "hồ quang" in ans.text and "Edison" not in ans.text
+
+
+def test_evidence_from_another_year_is_refused():
+    text = (
+        "Toàn tỉnh có 63.021 ha cây ăn quả, sản lượng năm 2019 đạt 410.000 tấn. Năm 2018 mưa nhiều."
+    )
+    answerer = ExtractiveAnswerer(threshold=0.0)
+    hits, texts = [_hit("a", text)], {"a": text}
+    ans = answerer.answer("Sản lượng cây ăn quả năm 2018 đạt bao nhiêu tấn?", hits, texts)
+    assert ans.refused and "2018" in (ans.notice or "")
+    ans = answerer.answer("Sản lượng cây ăn quả năm 2019 đạt bao nhiêu tấn?", hits, texts)
+    assert not ans.refused and ans.text.startswith("410.000 tấn [1]")
 
 
 def test_key_phrases():
