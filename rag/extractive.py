@@ -244,7 +244,7 @@ class ExtractiveAnswerer:
             and _count_match(q, best.text) == 0
             and not _any_quantity(q, best.text)
         ):
-            missing = ["số liệu về " + " ".join(q.focus or q.terms[:3])]
+            missing = ["số liệu về " + _in_question(q, q.focus or q.terms[:3])]
         if best is None or best.evidence < self.threshold or missing:
             return self._refuse(question, query, retrieved, t0, best, missing)
 
@@ -572,7 +572,7 @@ def _missing_constraints(
     keyed, plain, places = _article_facts(f"{best.hit.title}\n{best.hit.date or ''}\n{article}")
     present = _article_terms(q.accented, f"{best.hit.title}\n{article}")
     missing = [
-        f"{a} {b}"
+        _in_question(q, (a, b))
         for a, b in q.pairs
         if a not in present
         and b not in present
@@ -597,6 +597,28 @@ def _missing_constraints(
         if k not in places and k not in keyed and strip_diacritics(k) not in plain:
             missing.append(p)
     return missing
+
+
+def _in_question(q: Question, toks: Sequence[str]) -> str:
+    """The question's own words for these tokens, as the user wrote them ("Sơn La", not
+    "sơn la"): the shortest span of the question covering them in order, else the tokens."""
+    words = list(re.finditer(r"\S+", q.text))
+    keys = [q.analyze_text(w.group(0)) for w in words]
+    wanted = list(toks)
+    best: tuple[int, int] | None = None
+    for i in range(len(words)):
+        rest = list(wanted)
+        for j in range(i, len(words)):
+            while rest and rest[0] in keys[j]:
+                rest.pop(0)
+            if not rest:
+                if best is None or j - i < best[1] - best[0]:
+                    best = (i, j)
+                break
+    if best is None:
+        return " ".join(wanted)
+    span = q.text[words[best[0]].start() : words[best[1]].end()]
+    return span.strip(" ,.;:?!\"'“”()")
 
 
 def key_phrase(q: Question, sentence: str) -> str | None:

@@ -10,6 +10,7 @@ from rag.extractive import (
     REFUSAL,
     ExtractiveAnswerer,
     _any_quantity,
+    _in_question,
     _sentences,
     find_names,
     key_phrase,
@@ -207,6 +208,13 @@ def test_evidence_from_another_year_is_refused():
     assert ans.refused and "2018" in (ans.notice or "")
     ans = answerer.answer("Sản lượng cây ăn quả năm 2019 đạt bao nhiêu tấn?", hits, texts)
     assert not ans.refused and ans.text.startswith("410.000 tấn [1]")
+
+
+def test_what_is_missing_is_quoted_in_the_users_words():
+    q = analyze("Toàn tỉnh Sơn La có bao nhiêu Sân Bay quốc tế?")
+    assert _in_question(q, ("sơn", "la")) == "Sơn La"
+    assert _in_question(q, q.focus) == "Sân Bay quốc tế"
+    assert _in_question(q, ("không", "có")) == "không có"  # not in the question: the tokens
 
 
 def test_key_phrases():
