@@ -27,6 +27,9 @@ class SettingsError(ValueError):
     """A setting has an invalid value; the message names the setting and the source."""
 
 
+OLLAMA_BASE_URL = "http://127.0.0.1:11434"  # default llm_base_url when answerer = "ollama"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -54,7 +57,7 @@ class Settings:
     reranker: str = ""
     # Answerer: "extractive" (offline) or "openai" / "ollama" (an LLM server, see llm_*).
     answerer: str = "extractive"
-    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_base_url: str = "http://127.0.0.1:8080/v1"  # answerer=ollama: OLLAMA_BASE_URL
     llm_model: str = ""
     llm_temperature: float = 0.1
     llm_timeout_s: float = 60.0
@@ -176,4 +179,6 @@ def load_settings(
             raise SettingsError(f"unknown setting {name!r}")
         if value is not None:
             values[name] = _coerce(name, value, "command line")
+    if values.get("answerer") == "ollama" and "llm_base_url" not in values:
+        values["llm_base_url"] = OLLAMA_BASE_URL  # the native API, not the OpenAI-style /v1
     return replace(Settings(home=home_path), **values).validate()

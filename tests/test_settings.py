@@ -34,3 +34,14 @@ def test_bad_settings_say_what_is_wrong(tmp_path, content, message):
     (tmp_path / "settings.toml").write_text(content, encoding="utf-8")
     with pytest.raises(SettingsError, match=message):
         load_settings(tmp_path, env={})
+
+
+def test_ollama_gets_its_native_url_unless_one_is_given(tmp_path):
+    s = load_settings(tmp_path, env={"HOIDAP_ANSWERER": "ollama", "HOIDAP_LLM_MODEL": "qwen3"})
+    assert s.llm_base_url == "http://127.0.0.1:11434"
+    s = load_settings(tmp_path, env={}, answerer="openai", llm_model="m")
+    assert s.llm_base_url == "http://127.0.0.1:8080/v1"
+    s = load_settings(
+        tmp_path, env={}, answerer="ollama", llm_model="m", llm_base_url="http://gpu:11434"
+    )
+    assert s.llm_base_url == "http://gpu:11434"
