@@ -49,6 +49,7 @@ content-bigram overlap, a missing number scores 0, names must appear contiguousl
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -160,12 +161,31 @@ def statements(answer_text: str) -> list[Statement]:
     Uses the same reader as the LLM answer post-check (``rag.llm``): sentences by
     ``corpus.chunking.split_sentences``, markers ``[1]``, ``[1, 2]``, ``[1-3]`` (also after
     the full stop), list items as separate statements, each number once per statement.
+    An uncited piece ending in a one-letter initial ("… bản dịch của John C.") is joined
+    to the next piece: the sentence splitter cut a name, not a sentence.
     """
     from rag.llm import _split_reply  # the one parser of "[n]"-cited text in the project
 
-    return [
-        Statement(s.claim, tuple(s.cited)) for s in _split_reply(answer_text) if s.claim.strip()
-    ]
+    out: list[Statement] = []
+    pending: Statement | None = None
+    for s in _split_reply(answer_text):
+        if not s.claim.strip():
+            continue
+        st = Statement(s.claim, tuple(s.cited))
+        if pending is not None:
+            st = Statement(f"{pending.claim} {st.claim}", st.cited)
+            pending = None
+        if not st.cited and _INITIAL_END.search(st.claim):
+            pending = st  # "John C." + "Messenger ... [1]." is one sentence
+            continue
+        out.append(st)
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
+# a sentence that "ends" with a one-letter initial ("Maria C.") was split inside a name
+_INITIAL_END = re.compile(r"(?:^|[\s(])[A-ZĐ]\.$")
 
 
 def lexical_support(claim: str, passage: str) -> bool:

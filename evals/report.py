@@ -137,41 +137,55 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _bars(summary: dict[str, Any], metrics: Sequence[str], title: str) -> bytes:
+def _bars(
+    summary: dict[str, Any], panels: Sequence[tuple[str, Sequence[str]]], title: str
+) -> bytes:
+    """Horizontal bars with 95% intervals; one panel per (title, metrics), systems side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
+    every = [x for _, metrics in panels for x in metrics]
     systems = [
-        s
-        for s in summary["systems"]
-        if any(summary["systems"][s]["metrics"].get(x) for x in metrics)
+        s for s in summary["systems"] if any(summary["systems"][s]["metrics"].get(x) for x in every)
     ]
-    fig, ax = plt.subplots(figsize=(9, 0.42 * len(metrics) * max(1, len(systems)) + 1.2))
-    y = np.arange(len(metrics))
+    rows = max(len(metrics) for _, metrics in panels)
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(4.8 * len(panels) + 1.5, 0.3 * rows * max(1, len(systems)) + 1.6),
+        squeeze=False,
+    )
     height = 0.8 / max(1, len(systems))
-    for i, system in enumerate(systems):
-        means, lo, hi = [], [], []
-        for metric in metrics:
-            iv = summary["systems"][system]["metrics"].get(metric)
-            mean = iv["mean"] if iv else np.nan
-            means.append(mean)
-            lo.append(mean - iv["low"] if iv else 0)
-            hi.append(iv["high"] - mean if iv else 0)
-        pos = y + (i - (len(systems) - 1) / 2) * height
-        ax.barh(pos, means, height=height * 0.9, xerr=[lo, hi], capsize=3, label=system)
-    ax.set_yticks(y, [label(x) for x in metrics])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1.05)
-    ax.set_xlabel("giá trị (thanh lỗi: khoảng tin cậy 95%, bootstrap)")
-    ax.set_title(title)
-    ax.grid(axis="x", alpha=0.3)
+    for ax, (panel_title, metrics) in zip(axes[0], panels, strict=True):
+        y = np.arange(len(metrics))
+        for i, system in enumerate(systems):
+            means, lo, hi = [], [], []
+            for metric in metrics:
+                iv = summary["systems"][system]["metrics"].get(metric)
+                mean = iv["mean"] if iv else np.nan
+                means.append(mean)
+                lo.append(mean - iv["low"] if iv else 0)
+                hi.append(iv["high"] - mean if iv else 0)
+            pos = y + (i - (len(systems) - 1) / 2) * height
+            ax.barh(pos, means, height=height * 0.9, xerr=[lo, hi], capsize=2, label=system)
+        names = [label(x) for x in metrics]
+        prefix = label(metrics[0]).split(" ")[0] + " " if metrics[0].count("_") else ""
+        ax.set_yticks(y, [n.removeprefix(prefix) if panel_title else n for n in names])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.05)
+        ax.set_title(panel_title or title, fontsize=11)
+        ax.grid(axis="x", alpha=0.3)
+        if not systems:
+            ax.text(0.5, 0.5, "không có dữ liệu", ha="center", transform=ax.transAxes)
+    if len(panels) > 1:
+        fig.suptitle(title)
+    fig.supxlabel("giá trị (thanh lỗi: khoảng tin cậy 95%, bootstrap)", fontsize=9)
     if systems:
-        ax.legend(loc="lower right")
-    else:
-        ax.text(0.5, 0.5, "không có dữ liệu (không có bài/đáp án chuẩn)", ha="center")
+        axes[0][-1].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -224,15 +238,18 @@ def _failure_plot(summary: dict[str, Any]) -> bytes:
 
 def make_plots(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> dict[str, bytes]:
     """PNG bytes by file name: metric bars (retrieval, answers), latency, failures."""
-    retrieval = [f"{lvl}_{k}" for lvl in ("article", "passage") for k in RETRIEVAL_KEYS]
-    plots = {
-        "metrics_retrieval.png": _bars(summary, retrieval, "Tìm kiếm: bài và đoạn đúng (k ≤ 10)"),
-    }
+    panels = [
+        (f"{LABELS_VI[lvl]} đúng", [f"{lvl}_{k}" for k in RETRIEVAL_KEYS])
+        for lvl in ("article", "passage")
+    ]
+    plots = {"metrics_retrieval.png": _bars(summary, panels, "Tìm kiếm (10 đoạn đầu)")}
     answers = [
         k for k in ANSWER_KEYS if summary["systems"].get(SYSTEM, {}).get("metrics", {}).get(k)
     ]
     if answers:
-        plots["metrics_answers.png"] = _bars(summary, answers, "Câu trả lời, trích dẫn, từ chối")
+        plots["metrics_answers.png"] = _bars(
+            summary, [("", answers)], "hoidap: câu trả lời, trích dẫn, từ chối"
+        )
     plots["latency.png"] = _latency_plot(rows)
     plots["failures.png"] = _failure_plot(summary)
     return plots

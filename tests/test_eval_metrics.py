@@ -158,6 +158,15 @@ def test_statements_parse_markers_after_the_stop_and_ranges():
     ]
 
 
+def test_a_name_initial_does_not_end_a_statement():
+    text = "Bản dịch của John C. Messenger, giai điệu của Maria C. Tiddeman năm 1875 [1]. Hết [2]."
+    got = m.statements(text)
+    assert [s.cited for s in got] == [(1,), (2,)]
+    assert got[0].claim.startswith("Bản dịch của John C. Messenger") and "Tiddeman" in got[0].claim
+    # a real uncited sentence stays uncited, and so not covered
+    assert m.statements("Câu không trích dẫn. Câu có [1].")[0].cited == ()
+
+
 # -- refusals ------------------------------------------------------------------------------
 
 
