@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help='JSONL: {"id","question","history"?:[{"question","answer"}]}')
     p.add_argument("output", help="JSONL kết quả, mỗi câu hỏi một dòng")
 
+    p = sub.add_parser("brief", parents=[common, filters], help="soạn tài liệu tóm tắt một chủ đề")
+    p.add_argument("topic", help='chủ đề, ví dụ: "kiểm tra thực hiện dân chủ ở cơ sở"')
+    p.add_argument("--out", help="tệp .docx hoặc .md (mặc định: in Markdown ra màn hình)")
+
     # listed for --help only: main() hands "eval ..." to evals.cli before parsing
     sub.add_parser("eval", help="đánh giá trên bộ câu hỏi; so sánh hai lần chạy (eval compare)")
     return parser
@@ -353,6 +357,24 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if errors else EXIT_OK
 
 
+def cmd_brief(args: argparse.Namespace) -> int:
+    from rag.briefing import BriefingBuilder, to_markdown, write_briefing
+
+    if args.out and Path(args.out).suffix.lower() not in (".docx", ".md", ".markdown"):
+        print("Lỗi: --out phải là tệp .docx hoặc .md", file=sys.stderr)
+        return EXIT_USAGE
+    briefing = BriefingBuilder(_assistant(args)).build(args.topic, _filters(args))
+    if not briefing.found:
+        print(f"{briefing.summary} {briefing.notice or ''}".strip(), file=sys.stderr)
+        return EXIT_FAILURE
+    if not args.out:
+        print(to_markdown(briefing))
+        return EXIT_OK
+    write_briefing(briefing, args.out)
+    print(f"Đã ghi {args.out}: {len(briefing.key_points)} ý chính, {len(briefing.sources)} nguồn.")
+    return EXIT_OK
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "stats": cmd_stats,
@@ -361,6 +383,7 @@ COMMANDS = {
     "ask": cmd_ask,
     "chat": cmd_chat,
     "batch": cmd_batch,
+    "brief": cmd_brief,
 }
 
 
