@@ -1,0 +1,166 @@
+"""The Gradio page: a thin adapter over one ``Assistant`` (wiring only; the logic lives in
+``rag.web.chat``, ``rag.web.corpus``, ``rag.web.render`` and ``rag.briefing``).
+
+>>> # app = WebApp(Assistant(load_settings()))   # doctest: +SKIP
+>>> # app.launch()                               # doctest: +SKIP
+
+Tabs: Hỏi đáp (chat), Soạn tài liệu tóm tắt (briefing), Kho tài liệu (corpus),
+Đánh giá (evaluation). The queue serves ``web_concurrency`` chat/briefing requests at once;
+ingest, re-index and evaluation each run one at a time in their own queue lanes, so they
+never hold up the chat. Per-session data lives in ``gr.State`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from rag.types import Filters
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
+
+TITLE = "hoidap — Hỏi đáp tài liệu công tác dân vận"
+
+
+def _slug(text: str) -> str:
+    from rag.text import strip_diacritics
+
+    s = re.sub(r"[^a-z0-9]+", "-", strip_diacritics(text).lower()).strip("-")
+    return s[:50] or "tom-tat"
+
+
+class WebApp:
+    def __init__(self, assistant: Any) -> None:
+        self.assistant = assistant
+        self.settings = assistant.settings
+        self._briefer: Any = None
+        self._lock = threading.Lock()
+
+    # -- helpers over the index ---------------------------------------------------
+    @property
+    def catalog(self) -> Any:
+        return self.assistant.index.catalog
+
+    @property
+    def briefer(self) -> Any:
+        with self._lock:
+            if self._briefer is None:
+                from rag.briefing import BriefingBuilder
+
+                self._briefer = BriefingBuilder(self.assistant)
+            return self._briefer
+
+    def warm_up(self) -> None:
+        """Load the embedder, BM25 and the answerer now, not on the first question."""
+        _ = self.assistant.retriever
+        _ = self.assistant.extractive
+        self.assistant.retriever.retrieve("công tác dân vận", k=1)
+
+    def sources(self) -> list[str]:
+        return list(self.catalog.summary()["sources"])
+
+    def stats_html(self) -> str:
+        from rag.web.render import answerer_label, date_label, esc
+
+        s = self.catalog.summary()
+        dr = s["date_range"]
+        dates = f", từ {date_label(dr[0])} đến {date_label(dr[1])}" if dr else ""
+        return (
+            f'<span class="hd-badge">Chỉ mục: {esc(self.settings.index)}</span>'
+            f'<span class="hd-badge">{s["articles"]} bài, {s["chunks"]} đoạn{esc(dates)}</span>'
+            f'<span class="hd-badge" id="hd-answerer">Trả lời bởi: '
+            f"{esc(answerer_label(self._answerer_name()))}</span>"
+        )
+
+    def _answerer_name(self) -> str:
+        s = self.settings
+        return "extractive" if s.answerer == "extractive" else f"llm:{s.answerer}:{s.llm_model}"
+
+    # -- building the page ------------------------------------------------------------
+    def build(self) -> Any:
+        import gradio as gr
+
+        from rag.web import tabs
+
+        with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as demo:
+            header = gr.HTML(
+                f'<div class="hd-header"><h1>{TITLE}</h1><div class="hd-sub">'
+                "Trả lời dựa trên tài liệu đã nạp, mỗi ý có trích dẫn [n]; bấm [n] để xem đoạn "
+                "nguồn.</div></div>"
+            )
+            stats = gr.HTML(self.stats_html(), elem_id="hd-stats")
+            with gr.Tabs():
+                with gr.Tab("Hỏi đáp", id="chat"):
+                    chat = tabs.chat_tab(self)
+                with gr.Tab("Soạn tài liệu tóm tắt", id="brief"):
+                    brief = tabs.briefing_tab(self)
+                with gr.Tab("Kho tài liệu", id="corpus"):
+                    tabs.corpus_tab(self, stats, [chat.sources, brief.sources])
+                with gr.Tab("Đánh giá", id="eval"):
+                    tabs.eval_tab(self)
+            del header
+            demo.load(self._on_load, outputs=[stats, chat.sources, brief.sources], queue=False)
+        return demo
+
+    def _on_load(self) -> tuple[Any, ...]:
+        import gradio as gr
+
+        choices = self.sources()
+        return (
+            self.stats_html(),
+            gr.update(choices=choices),
+            gr.update(choices=choices),
+        )
+
+    # -- actions (called from rag.web.tabs) -----------------------------------------------
+    def filters(self, sources: Any, since: Any, until: Any) -> Filters:
+        from rag.web.chat import parse_filters
+
+        return parse_filters(sources, since, until)
+
+    def brief_files(self, briefing: Any) -> tuple[Path, Path]:
+        from rag.briefing import write_briefing
+
+        folder = Path(tempfile.mkdtemp(prefix="hoidap-brief-"))
+        stem = f"tom-tat-{_slug(briefing.topic)}"
+        return (
+            write_briefing(briefing, folder / f"{stem}.md"),
+            write_briefing(briefing, folder / f"{stem}.docx"),
+        )
+
+    def launch(self, *, host: str | None = None, port: int | None = None, **kwargs: Any) -> Any:
+        """Start serving (blocks unless ``prevent_thread_lock=True``)."""
+        import gradio as gr
+
+        from rag.web.assets import CSS, ON_LOAD_JS
+        from rag.web.auth import make_auth
+
+        s = self.settings
+        demo = self.build()
+        demo.queue(default_concurrency_limit=s.web_concurrency, max_size=256)
+        theme = gr.themes.Default(
+            font=["system-ui", "Segoe UI", "Roboto", "Noto Sans", "Arial", "sans-serif"],
+            font_mono=["ui-monospace", "Consolas", "monospace"],
+        )
+        auth = make_auth(s.web_users)
+        return demo.launch(
+            server_name=host or s.web_host,
+            server_port=port or s.web_port,
+            auth=auth,
+            auth_message="Đăng nhập để dùng hoidap." if auth else None,
+            max_file_size=f"{s.max_upload_mb}mb",
+            theme=theme,
+            css=CSS,
+            js=ON_LOAD_JS,
+            footer_links=[],
+            show_error=False,
+            quiet=False,
+            ssr_mode=False,
+            pwa=False,
+            mcp_server=False,
+            **kwargs,
+        )

@@ -1,0 +1,106 @@
+"""Optional login for the web app: users with scrypt-hashed passwords, and the bind check.
+
+Hashes look like ``scrypt$16384$8$1$<salt>$<key>`` (base64, standard library only).
+``web_users`` in the settings is ``"name:hash"`` pairs separated by commas or white space.
+
+>>> h = hash_password("mật khẩu", n=2**10)
+>>> verify_password("mật khẩu", h), verify_password("sai", h)
+(True, False)
+>>> check = make_auth(f"an:{h}")
+>>> check("an", "mật khẩu"), check("an", "sai"), check("binh", "mật khẩu")
+(True, False, False)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import os
+import re
+from collections.abc import Callable
+
+from rag.settings import Settings, SettingsError
+
+_SCRYPT = re.compile(r"scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)")
+_MAXMEM = 128 * 1024 * 1024
+
+
+def hash_password(password: str, *, n: int = 2**14, r: int = 8, p: int = 1) -> str:
+    salt = os.urandom(16)
+    key = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM)
+    b64 = base64.b64encode
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(key).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    m = _SCRYPT.fullmatch(stored)
+    if m is None:
+        return False
+    n, r, p = (int(x) for x in m.group(1, 2, 3))
+    salt, key = base64.b64decode(m.group(4)), base64.b64decode(m.group(5))
+    got = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM)
+    return hmac.compare_digest(got, key)
+
+
+def parse_users(spec: str) -> dict[str, str]:
+    """``"an:scrypt$...,binh:scrypt$..."`` -> {name: hash}; a malformed entry raises."""
+    users: dict[str, str] = {}
+    for item in re.split(r"[,\s]+", spec.strip()):
+        if not item:
+            continue
+        name, sep, stored = item.partition(":")
+        if not sep or not name or _SCRYPT.fullmatch(stored) is None:
+            raise SettingsError(
+                f"web_users: {item[:40]!r} is not 'name:scrypt$...' "
+                "(make a hash with: python app.py --hash-password)"
+            )
+        users[name] = stored
+    return users
+
+
+def make_auth(spec: str) -> Callable[[str, str], bool] | None:
+    """Gradio's ``auth`` callable for the configured users, or None when login is off."""
+    users = parse_users(spec)
+    if not users:
+        return None
+    dummy = hash_password("x", n=2**14)
+
+    def check(username: str, password: str) -> bool:
+        stored = users.get(username)
+        # unknown users cost the same scrypt as known ones (no timing oracle)
+        ok = verify_password(password, stored or dummy)
+        return ok and stored is not None
+
+    return check
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class UnsafeBind(RuntimeError):
+    """Serving on a non-loopback address with no login and no explicit permission."""
+
+
+def bind_warning(settings: Settings, host: str) -> str | None:
+    """None when the bind is fine; a warning to print when it is allowed but open;
+    UnsafeBind when it is not allowed."""
+    if is_loopback(host) or settings.web_users.strip():
+        return None
+    if not settings.allow_public_without_login:
+        raise UnsafeBind(
+            f"Không mở ứng dụng trên {host} khi chưa bật đăng nhập: ai vào được mạng này cũng "
+            "dùng được. Hãy đặt web_users (python app.py --hash-password), hoặc nếu chắc chắn, "
+            "đặt allow_public_without_login = true."
+        )
+    return (
+        f"CẢNH BÁO: ứng dụng mở trên {host} mà không cần đăng nhập "
+        "(allow_public_without_login = true). Ai vào được mạng này cũng dùng được."
+    )
