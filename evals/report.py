@@ -54,6 +54,14 @@ FAILURE_LABELS = {
     "unsupported_citation": "Trích dẫn không có căn cứ (unsupported citation)",
     "ok": "Không lỗi",
 }
+SYSTEMS_VI = {
+    "hoidap": "hoidap: hiểu câu hỏi nối tiếp, tìm kiếm kết hợp (BM25 + vectơ), bộ trả lời đã "
+    "cấu hình, có trích dẫn",
+    "langchain": "công thức trong hướng dẫn RAG của LangChain: RecursiveCharacterTextSplitter"
+    "(1000, 200) + Chroma + similarity_search, cùng mô hình nhúng với hoidap",
+    "bm25": "BM25Retriever mặc định của LangChain (rank_bm25 BM25Okapi trên từ tách theo "
+    "khoảng trắng) trên cùng các đoạn 1000 ký tự",
+}
 RETRIEVAL_KEYS = ("hit@1", "hit@5", "hit@10", "recall@5", "mrr@10", "ndcg@10")
 ANSWER_KEYS = (
     "exact_match",
@@ -76,6 +84,14 @@ def label(metric: str, lang: str = "vi") -> str:
             "mrr", "MRR"
         ).replace("ndcg", "nDCG")
     return labels.get(metric, metric)
+
+
+def _kind(system: dict[str, Any]) -> str:
+    return "trả lời" if system.get("kind") == "answers" else "chỉ tìm kiếm"
+
+
+def _describe(name: str, system: dict[str, Any]) -> str:
+    return SYSTEMS_VI.get(name, str(system.get("description", "")))
 
 
 def _cell(iv: dict[str, Any] | None) -> str:
@@ -285,7 +301,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
     parts += [f"- **{k}:** {v}" for k, v in _run_lines(summary)]
     parts += ["", "## Hệ thống", ""]
     for name, s in summary["systems"].items():
-        parts.append(f"- **{name}** ({s['kind']}): {s['description']}")
+        parts.append(f"- **{name}** ({_kind(s)}): {_describe(name, s)}")
     parts += [
         "",
         "## Chỉ số",
@@ -387,8 +403,8 @@ def render_html(
         for k, v in _run_lines(summary)
     )
     systems = "".join(
-        f"<li><b>{html.escape(n)}</b> ({html.escape(s['kind'])}): "
-        f"{html.escape(s['description'])}</li>"
+        f"<li><b>{html.escape(n)}</b> ({html.escape(_kind(s))}): "
+        f"{html.escape(_describe(n, s))}</li>"
         for n, s in summary["systems"].items()
     )
     skipped = summary["testset"]["skipped_rows"]

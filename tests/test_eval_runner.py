@@ -159,7 +159,7 @@ def test_report_html_is_self_contained(full_run):
     page = (out / "report.html").read_text("utf-8")
     assert page.count('src="data:image/png;base64,') == 4
     assert "<script" not in page.lower() and "http://" not in page and "https://" not in page
-    assert "langchain" in page and "retrieval only" in page
+    assert "langchain" in page and "chỉ tìm kiếm" in page
 
 
 def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(home, tmp_path):
