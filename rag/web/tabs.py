@@ -7,6 +7,7 @@ components. Long work reports progress through ``gr.Progress``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rag.briefing.model import Briefing
@@ -345,7 +346,68 @@ def _delete_choices(app: Any) -> list[tuple[str, str]]:
 def eval_tab(app: Any) -> None:
     import gradio as gr
 
+    from rag.web.evaluation import TESTSET_SUFFIXES, run_testset
+    from rag.web.render import notice_html
+
     gr.HTML(
-        '<div class="hd-status hd-warn">Phần đánh giá đang được xây dựng: công cụ chạy bộ '
-        "câu hỏi kiểm thử chưa có trong phiên bản này.</div>"
+        "<p>Tải lên một bộ câu hỏi kiểm thử (.jsonl, .csv hoặc SQuAD .json; xem "
+        "docs/EVALUATION.md), chạy nó qua hoidap và xem các chỉ số. Bộ có sẵn đoạn văn riêng "
+        "(SQuAD) được nạp vào một chỉ mục riêng, không đụng đến kho tài liệu.</p>"
+    )
+    with gr.Row():
+        testset = gr.File(
+            label="Bộ câu hỏi kiểm thử",
+            file_types=list(TESTSET_SUFFIXES),
+            file_count="single",
+            elem_id="hd-eval-file",
+            scale=3,
+        )
+        with gr.Column(scale=1):
+            baselines = gr.Checkbox(label="So sánh với các phương pháp cơ sở", value=False)
+            run = gr.Button("Chạy đánh giá", variant="primary", elem_id="hd-eval-run")
+    status = gr.HTML(elem_id="hd-eval-status")
+    tables = gr.Markdown(elem_id="hd-eval-tables")
+    plots = gr.Gallery(
+        label="Biểu đồ", columns=2, height=460, object_fit="contain", elem_id="hd-eval-plots"
+    )
+    with gr.Row():
+        results = gr.DownloadButton(
+            "Tải kết quả từng câu (results.jsonl)", interactive=False, elem_id="hd-eval-dl"
+        )
+        files = gr.File(label="Các tệp của lần chạy", file_count="multiple", interactive=False)
+
+    def on_run(path: Any, with_baselines: bool, progress: Any = gr.Progress()) -> Any:  # noqa: B008
+        from evals.runner import EvalError
+        from evals.testset import QASetError
+
+        off = gr.update(value=None, interactive=False)
+        if not path:
+            return notice_html("Chưa chọn bộ câu hỏi.", kind="warn"), "", [], off, None
+        progress(0, desc="Đang chuẩn bị chỉ mục…")
+
+        def step(done: int, total: int) -> None:
+            progress(done / max(total, 1), desc=f"Đã chấm {done}/{total} câu")
+
+        try:
+            r = run_testset(
+                Path(path), app.settings, app.assistant, baselines=with_baselines, progress=step
+            )
+        except (EvalError, QASetError) as exc:
+            return notice_html(str(exc), kind="error"), "", [], off, None
+        note = f"Xong: {r.summary['scored']}/{r.summary['questions']} câu; kết quả ở {r.out_dir}."
+        return (
+            notice_html(note, kind="ok"),
+            r.tables_md,
+            [str(p) for p in r.plots],
+            gr.update(value=str(r.results) if r.results else None, interactive=bool(r.results)),
+            [str(f) for f in r.files],
+        )
+
+    run.click(
+        on_run,
+        [testset, baselines],
+        [status, tables, plots, results, files],
+        api_name="evaluate",
+        concurrency_limit=1,
+        concurrency_id="eval",
     )
