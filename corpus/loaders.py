@@ -16,7 +16,9 @@ Rules:
 * One bad file never stops the run: every problem becomes a ``SkippedFile`` with a
   reason ("binary file", "empty file", "file too large (...)", "corrupt DOCX: ...",
   "JSONL line 17: invalid JSON (...)", ...). Files are size-checked before they are
-  read; JSONL is streamed and only each line is capped at ``max_bytes``.
+  read (a 200 MB file is refused from its size alone); JSONL is streamed and only each
+  line is capped at ``max_bytes``. A file whose name is not valid UTF-8 is skipped
+  ("rename it"); other names, ``..`` in them or any script, are kept as they are.
 * Ids: the file stem, or the record's "id" for JSONL. Ids are unique within one
   stream: a later file with a stem already used gets its parent folders (relative to
   the walked folder) as a prefix, "2020/bao-cao", then its suffix, then "~2", ...; a
@@ -36,7 +38,14 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from corpus.encodings import DecodeError
-from corpus.formats import LoadError, Parsed, clean_field, human_size, normalize_text
+from corpus.formats import (
+    LoadError,
+    Parsed,
+    clean_field,
+    describe,
+    human_size,
+    normalize_text,
+)
 from corpus.formats.jsonl import JsonlError, JsonlRecord, iter_jsonl
 from corpus.formats.pdf import parse_pdf
 from corpus.formats.text import parse_markdown, parse_text
@@ -44,7 +53,13 @@ from corpus.formats.webpage import parse_html
 from corpus.formats.word import parse_docx
 from rag.types import RawDocument, SkippedFile
 
-__all__ = ["SUPPORTED_SUFFIXES", "DocumentStream", "iter_documents", "suffix_of"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "DocumentStream",
+    "iter_documents",
+    "printable_path",
+    "suffix_of",
+]
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (
     ".txt",
@@ -84,6 +99,20 @@ def _is_hidden(name: str) -> bool:
 
 def _os_reason(prefix: str, exc: OSError) -> str:
     return f"{prefix} ({exc.strerror or exc})"
+
+
+def _undecodable(path: Path) -> bool:
+    """True for a name with bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def printable_path(path: Path | str) -> str:
+    """The path as a valid string: undecodable bytes shown as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
 
 
 class _Ids:
@@ -149,11 +178,11 @@ class DocumentStream(Iterator[RawDocument | SkippedFile]):
             if path.is_dir():
                 yield from self._walk(path, (), set())
             elif not path.exists():
-                yield SkippedFile(str(path), "no such file or directory")
+                yield SkippedFile(printable_path(path), "no such file or directory")
             elif suffix_of(path) not in SUPPORTED_SUFFIXES:
                 suffix = suffix_of(path)
                 what = suffix if suffix else "(no extension)"
-                yield SkippedFile(str(path), f"unsupported file type {what}")
+                yield SkippedFile(printable_path(path), f"unsupported file type {what}")
             else:
                 yield from self._load(path, ())
 
@@ -168,7 +197,7 @@ class DocumentStream(Iterator[RawDocument | SkippedFile]):
             with os.scandir(folder) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
-            yield SkippedFile(str(folder), _os_reason("cannot read folder", exc))
+            yield SkippedFile(printable_path(folder), _os_reason("cannot read folder", exc))
             return
         for entry in entries:
             if _is_hidden(entry.name):
@@ -188,6 +217,11 @@ class DocumentStream(Iterator[RawDocument | SkippedFile]):
     # ------------------------------------------------------------------ loading
 
     def _load(self, path: Path, parents: tuple[str, ...]) -> Iterator[RawDocument | SkippedFile]:
+        if _undecodable(path):  # it could not be stored, printed or searched as it is
+            yield SkippedFile(
+                printable_path(path), "file or folder name is not valid UTF-8 (rename it)"
+            )
+            return
         suffix = suffix_of(path)
         if suffix in _JSONL_SUFFIXES:
             yield from self._load_jsonl(path)
@@ -202,7 +236,7 @@ class DocumentStream(Iterator[RawDocument | SkippedFile]):
             yield SkippedFile(str(path), _os_reason("cannot read file", exc))
             return
         except Exception as exc:  # one bad file never stops the run
-            yield SkippedFile(str(path), f"{error_prefix}: {type(exc).__name__}: {exc}")
+            yield SkippedFile(str(path), f"{error_prefix}: {describe(exc)}")
             return
         yield RawDocument(
             id=self._ids.file_id(path, parents),
@@ -230,8 +264,11 @@ class DocumentStream(Iterator[RawDocument | SkippedFile]):
         if info.st_size > self.max_bytes:
             raise self._too_large(info.st_size)
         with path.open("rb") as stream:
-            data = stream.read(self.max_bytes + 1)
-        if len(data) > self.max_bytes:  # it grew since stat()
+            # read(n) allocates n bytes up front: ask for the file's size, not the limit
+            data = stream.read(info.st_size + 1)
+            if len(data) > info.st_size:  # it grew since stat()
+                data += stream.read(self.max_bytes + 1 - len(data))
+        if len(data) > self.max_bytes:
             raise self._too_large(len(data))
         parsed = parse(data)
         if not parsed.text.strip():
@@ -240,7 +277,9 @@ class DocumentStream(Iterator[RawDocument | SkippedFile]):
 
     def _load_jsonl(self, path: Path) -> Iterator[RawDocument | SkippedFile]:
         where = str(path)
+        lines = 0
         for item in iter_jsonl(path, self.max_bytes):
+            lines += 1
             if isinstance(item, JsonlError):
                 yield SkippedFile(where, f"JSONL line {item.line}: {item.reason}")
                 continue
@@ -271,6 +310,8 @@ class DocumentStream(Iterator[RawDocument | SkippedFile]):
                 author=clean_field(data.get("author")),
                 fingerprint=hashlib.sha256(item.raw).hexdigest(),
             )
+        if not lines:  # only blank lines: say so rather than load nothing silently
+            yield SkippedFile(where, "empty file (no JSON records)")
 
 
 def _record_problem(record: JsonlRecord) -> str | None:

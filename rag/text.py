@@ -27,7 +27,9 @@ _TONE_SET = frozenset(_TONES)
 _VOWELS = frozenset("aăâeêioôơuưy")
 _MODIFIED = frozenset("ăâêôơư")
 
-_SYLLABLE_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
+# A run of letters, each with the combining marks that follow it: a letter with two marks
+# ("ạ̀", no precomposed form) must not leave a stray mark outside the syllable.
+_SYLLABLE_RE = re.compile(r"(?:[^\W\d_][\u0300-\u036f]*)+", re.UNICODE)
 _TOKEN_RE = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+", re.UNICODE)
 _WS_RE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _CTRL_RE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufeff\u200c\u200d\u2060]")
@@ -68,8 +70,9 @@ def clean_display(text: str) -> str:
     Line breaks are kept (paragraph structure matters for cleaning and chunking);
     runs of 3+ blank lines collapse to one blank line.
     """
-    text = nfc(text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _CTRL_RE.sub("", text)
+    # controls first: one between a letter and its combining mark would block NFC
+    text = _CTRL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = nfc(text)
     lines = [_WS_RE.sub(" ", line).strip() for line in text.split("\n")]
     out = "\n".join(lines)
     out = re.sub(r"\n{3,}", "\n\n", out)

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["LoadError", "Parsed", "clean_field", "human_size", "normalize_text"]
+__all__ = ["LoadError", "Parsed", "clean_field", "describe", "human_size", "normalize_text"]
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _FIELD_WS_RE = re.compile(r"\s+")
@@ -56,6 +56,12 @@ def clean_field(value: object) -> str | None:
         return None
     text = _FIELD_WS_RE.sub(" ", normalize_text(str(value))).strip()
     return text or None
+
+
+def describe(exc: BaseException) -> str:
+    """'ValueError: bad header', or just 'EOFError' when the exception has no message."""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def human_size(n: int) -> str:

@@ -12,7 +12,7 @@ import io
 import logging
 
 from corpus.encodings import fix_legacy_mojibake
-from corpus.formats import LoadError, Parsed, clean_field, normalize_text
+from corpus.formats import LoadError, Parsed, clean_field, describe, normalize_text
 
 __all__ = ["NO_TEXT_LAYER", "parse_pdf"]
 
@@ -34,14 +34,14 @@ def parse_pdf(data: bytes) -> Parsed:
     except Exception as exc:
         message = str(exc)
         if "decrypt" in message.lower() or "crypt" in type(exc).__name__.lower():
-            raise LoadError(f"encrypted PDF that cannot be opened: {message}") from None
-        raise LoadError(f"corrupt PDF: {type(exc).__name__}: {message}") from None
+            raise LoadError(f"encrypted PDF that cannot be opened ({describe(exc)})") from None
+        raise LoadError(f"corrupt PDF: {describe(exc)}") from None
     texts, failures = [], []
     for number in range(count):
         try:
             texts.append(normalize_text(pages[number].extract_text() or "").strip("\n"))
         except Exception as exc:
-            failures.append(f"page {number + 1}: {type(exc).__name__}: {exc}")
+            failures.append(f"page {number + 1}: {describe(exc)}")
     text = "\n\n".join(t for t in texts if t.strip())
     if not text.strip():
         if failures:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from corpus.encodings import fix_legacy_mojibake
-from corpus.formats import LoadError, Parsed, clean_field, human_size, normalize_text
+from corpus.formats import LoadError, Parsed, clean_field, describe, human_size, normalize_text
 
 __all__ = ["MAX_RATIO", "MAX_UNCOMPRESSED", "check_zip", "parse_docx"]
 
@@ -77,7 +77,7 @@ def parse_docx(data: bytes) -> Parsed:
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
-        raise LoadError(f"corrupt DOCX: {type(exc).__name__}: {exc}") from None
+        raise LoadError(f"corrupt DOCX: {describe(exc)}") from None
     blocks = [b for b in (normalize_text(t) for t in _blocks(document.element.body)) if b.strip()]
     text = "\n\n".join(blocks)
     if not text.strip():
