@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from evals import metrics as m
-from evals.runner import SYSTEM, EvalError, load_results, metric_names
+from evals.runner import EvalError, load_results
+from evals.scoring import SYSTEM, metric_names
 from evals.stats import paired_bootstrap, paired_statistic
 
 __all__ = ["compare_runs", "render_compare"]

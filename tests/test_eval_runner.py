@@ -93,6 +93,7 @@ def test_full_run_writes_all_outputs(full_run):
     assert set(summary["systems"]) == {"hoidap", "langchain", "bm25"}
     assert summary["questions"] == summary["scored"] == 89
     assert summary["testset"]["answerable"] == 73
+    assert summary["answerers"] == {"extractive": 89}
     for name in ("metrics_retrieval.png", "metrics_answers.png", "latency.png", "failures.png"):
         assert (out / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
