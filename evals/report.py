@@ -407,6 +407,13 @@ def render_html(
         f"{html.escape(_describe(n, s))}</li>"
         for n, s in summary["systems"].items()
     )
+    baseline_note = ""
+    if len(summary["systems"]) > 1:
+        baseline_note = (
+            '<p class="small">Các hệ thống đối chứng (baseline) chỉ tìm kiếm, không trả lời: '
+            "chúng chỉ có chỉ số tìm kiếm. Độ dài đoạn khác nhau (hoidap ~160 từ, đối chứng "
+            "1000 ký tự), nên chỉ số mức bài so sánh công bằng hơn mức đoạn.</p>"
+        )
     skipped = summary["testset"]["skipped_rows"]
     skipped_html = ""
     if skipped or summary["errors"]:
@@ -427,9 +434,7 @@ def render_html(
 <h1>Báo cáo đánh giá hoidap</h1>
 <table>{run}</table>
 <h2>Hệ thống</h2><ul>{systems}</ul>
-<p class="small">Các hệ thống đối chứng (baseline) chỉ tìm kiếm, không trả lời: chúng chỉ có
-chỉ số tìm kiếm. Độ dài đoạn khác nhau (hoidap ~160 từ, đối chứng 1000 ký tự), nên chỉ số
-mức bài so sánh công bằng hơn mức đoạn.</p>
+{baseline_note}
 <h2>Chỉ số</h2>
 <p class="small">Trung bình trên các câu được chấm (n); trong ngoặc: khoảng tin cậy 95%
 (bootstrap 1000 lần). Định nghĩa: docs/EVALUATION.md.</p>
