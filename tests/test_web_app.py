@@ -234,6 +234,12 @@ def test_injected_markup_in_an_article_never_runs(page, tmp_path):
     f = tmp_path / 'dong-tam <img src=x onerror="alert(9)">.txt'
     f.write_text(HOSTILE_ARTICLE, encoding="utf-8")
     assert "Đã nạp 1 tệp" in page.upload([f])
+    table = page.page.locator("#hd-articles")
+    assert (
+        'Thôn Đồng Tâm <img src=x onerror="window.__pwned=1;alert(1)"> họp dân'
+        in table.inner_text()
+    )
+    assert table.locator("img, script, [onerror]").count() == 0
     page.tab("Hỏi đáp")
     text = page.ask("Năm 2022, thôn Đồng Tâm đã tổ chức bao nhiêu buổi họp dân?")
     assert "35" in text
@@ -288,8 +294,10 @@ def test_evaluation_tab_runs_a_test_set_and_offers_the_results(page, tmp_path):
     )
     p = page.page
     page.tab("Đánh giá")
-    p.set_input_files("#hd-eval-file input[type=file]", str(testset))
-    p.wait_for_selector("#hd-eval-file >> text=bo-kiem-thu.jsonl")
+    with p.expect_file_chooser() as fc:
+        p.click("#hd-eval-file")
+    fc.value.set_files(str(testset))
+    p.wait_for_selector("#hd-eval-picked >> text=bo-kiem-thu.jsonl")
     p.click("#hd-eval-run")
     p.wait_for_selector("#hd-eval-status .hd-ok", timeout=180_000)
     assert "2/2 câu" in p.inner_text("#hd-eval-status")

@@ -39,6 +39,7 @@ class WebApp:
         self.settings = assistant.settings
         self._briefer: Any = None
         self._lock = threading.Lock()
+        self.demo: Any = None  # the gr.Blocks once launched (demo.close() stops it)
 
     # -- helpers over the index ---------------------------------------------------
     @property
@@ -140,27 +141,26 @@ class WebApp:
         from rag.web.auth import make_auth
 
         s = self.settings
-        demo = self.build()
+        demo = self.demo = self.build()
         demo.queue(default_concurrency_limit=s.web_concurrency, max_size=256)
         theme = gr.themes.Default(
             font=["system-ui", "Segoe UI", "Roboto", "Noto Sans", "Arial", "sans-serif"],
             font_mono=["ui-monospace", "Consolas", "monospace"],
         )
         auth = make_auth(s.web_users)
-        return demo.launch(
-            server_name=host or s.web_host,
-            server_port=port or s.web_port,
-            auth=auth,
-            auth_message="Đăng nhập để dùng hoidap." if auth else None,
-            max_file_size=f"{s.max_upload_mb}mb",
-            theme=theme,
-            css=CSS,
-            js=ON_LOAD_JS,
-            footer_links=[],
-            show_error=False,
-            quiet=False,
-            ssr_mode=False,
-            pwa=False,
-            mcp_server=False,
-            **kwargs,
-        )
+        options: dict[str, Any] = {
+            "server_name": host or s.web_host,
+            "server_port": port or s.web_port,
+            "auth": auth,
+            "auth_message": "Đăng nhập để dùng hoidap." if auth else None,
+            "max_file_size": f"{s.max_upload_mb}mb",
+            "theme": theme,
+            "css": CSS,
+            "js": ON_LOAD_JS,
+            "footer_links": [],
+            "show_error": False,
+            "ssr_mode": False,
+            "pwa": False,
+            "mcp_server": False,
+        }
+        return demo.launch(**{**options, **kwargs})

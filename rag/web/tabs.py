@@ -6,12 +6,14 @@ components. Long work reports progress through ``gr.Progress``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.briefing.model import Briefing
 
+log = logging.getLogger("hoidap.web")
 SUFFIXES = [".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".pdf", ".jsonl", ".gz"]
 DATE_HINT = "YYYY, YYYY-MM hoặc YYYY-MM-DD"
 
@@ -40,6 +42,12 @@ def _filters(app: Any, prefix: str) -> FilterBox:
     return FilterBox(sources, since, until)
 
 
+def failed(exc: Exception) -> str:
+    """Log an unexpected error with its traceback; the message shown on the page."""
+    log.exception("web handler failed")
+    return f"Lỗi: {exc}" if str(exc) else f"Lỗi: {type(exc).__name__}"
+
+
 # ------------------------------------------------------------------------------- chat
 
 
@@ -61,6 +69,7 @@ def chat_tab(app: Any) -> ChatTab:
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(
                 label="Hội thoại",
+                buttons=["copy_all"],
                 height=520,
                 latex_delimiters=[],
                 feedback_options=None,
@@ -121,15 +130,19 @@ def chat_tab(app: Any) -> ChatTab:
                 q,
             )
             return
-        for view in respond(app.assistant, app.catalog, sess, q, f):
-            yield (
-                view.messages,
-                view.sources_html,
-                view.copy_text,
-                view.status_html,
-                view.session,
-                "" if view.done and view.session.turns else gr.update(),
-            )
+        try:
+            for view in respond(app.assistant, app.catalog, sess, q, f):
+                yield (
+                    view.messages,
+                    view.sources_html,
+                    view.copy_text,
+                    view.status_html,
+                    view.session,
+                    "" if view.done and view.session.turns else gr.update(),
+                )
+        except Exception as exc:  # shown on the page, logged; the conversation is kept
+            msg = notice_html(failed(exc), kind="error")
+            yield (sess.messages() if sess else []), gr.update(), gr.update(), msg, sess, q
 
     outputs = [chatbot, sources, copy_box, status, session, question]
     inputs = [question, session, filters.sources, filters.since, filters.until]
@@ -190,6 +203,9 @@ def briefing_tab(app: Any) -> BriefTab:
             b: Briefing = app.briefer.build(t, app.filters(src, since, until))
         except (QuestionError, FilterError) as exc:
             return notice_html(str(exc), kind="error"), "", off, off, gr.update(interactive=False)
+        except Exception as exc:  # shown on the page, logged
+            msg = notice_html(failed(exc), kind="error")
+            return msg, "", off, off, gr.update(interactive=False)
         if not b.found:
             return (
                 notice_html(b.summary + " " + (b.notice or ""), kind="warn"),
@@ -274,9 +290,11 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
         )
 
     def busy(exc: Exception) -> str:
-        return notice_html(
-            f"Chỉ mục đang được một tiến trình khác ghi ({exc}). Hãy thử lại sau.", kind="error"
-        )
+        if isinstance(exc, IndexBusy):
+            msg = f"Chỉ mục đang được một tiến trình khác ghi ({exc}). Hãy thử lại sau."
+        else:
+            msg = failed(exc)
+        return notice_html(msg, kind="error")
 
     def on_upload(files: Any, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         paths = [files] if isinstance(files, str) else list(files or [])
@@ -287,7 +305,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
             report = cp.ingest_uploads(
                 report, s, app.assistant.embedder, lambda f, d: progress(f, desc=d)
             )
-        except IndexBusy as exc:
+        except Exception as exc:  # shown on the page, logged
             return (busy(exc), *refreshed())
         html = upload_report_html(
             [x.name for x in report.saved],
@@ -305,7 +323,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
             return (notice_html("Chưa chọn bài nào.", kind="warn"), *refreshed())
         try:
             ok = cp.delete_article(s, app.assistant.embedder.model_id, article_id)
-        except IndexBusy as exc:
+        except Exception as exc:  # shown on the page, logged
             return (busy(exc), *refreshed())
         msg = f"Đã xoá bài {article_id}." if ok else f"Không có bài {article_id}."
         return (notice_html(msg, kind="ok" if ok else "warn"), *refreshed())
@@ -314,7 +332,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
         progress(0, desc="Đang đọc lại các tệp nguồn…")
         try:
             r = cp.reindex(s, app.assistant.embedder, lambda f, d: progress(f, desc=d))
-        except IndexBusy as exc:
+        except Exception as exc:  # shown on the page, logged
             return (busy(exc), *refreshed())
         msg = (
             f"Đã làm mới: {r['added']} bài mới, {r['updated']} bài cập nhật, "
@@ -354,17 +372,24 @@ def eval_tab(app: Any) -> None:
         "docs/EVALUATION.md), chạy nó qua hoidap và xem các chỉ số. Bộ có sẵn đoạn văn riêng "
         "(SQuAD) được nạp vào một chỉ mục riêng, không đụng đến kho tài liệu.</p>"
     )
+    chosen = gr.State(None)
     with gr.Row():
-        testset = gr.File(
-            label="Bộ câu hỏi kiểm thử",
+        pick = gr.UploadButton(
+            "Chọn bộ câu hỏi kiểm thử",
             file_types=list(TESTSET_SUFFIXES),
             file_count="single",
             elem_id="hd-eval-file",
-            scale=3,
+            scale=2,
         )
-        with gr.Column(scale=1):
-            baselines = gr.Checkbox(label="So sánh với các phương pháp cơ sở", value=False)
-            run = gr.Button("Chạy đánh giá", variant="primary", elem_id="hd-eval-run")
+        baselines = gr.Checkbox(label="So sánh với các phương pháp cơ sở", value=False, scale=1)
+        run = gr.Button("Chạy đánh giá", variant="primary", elem_id="hd-eval-run", scale=1)
+    picked = gr.HTML(notice_html("Chưa chọn bộ câu hỏi."), elem_id="hd-eval-picked")
+
+    def on_pick(path: Any) -> tuple[Any, str]:
+        name = Path(str(path)).name if path else ""
+        return path, notice_html(f"Đã chọn: {name}" if name else "Chưa chọn bộ câu hỏi.")
+
+    pick.upload(on_pick, [pick], [chosen, picked], api_name=False, queue=False)
     status = gr.HTML(elem_id="hd-eval-status")
     tables = gr.Markdown(elem_id="hd-eval-tables")
     plots = gr.Gallery(
@@ -394,6 +419,8 @@ def eval_tab(app: Any) -> None:
             )
         except (EvalError, QASetError) as exc:
             return notice_html(str(exc), kind="error"), "", [], off, None
+        except Exception as exc:  # shown on the page, logged
+            return notice_html(failed(exc), kind="error"), "", [], off, None
         note = f"Xong: {r.summary['scored']}/{r.summary['questions']} câu; kết quả ở {r.out_dir}."
         return (
             notice_html(note, kind="ok"),
@@ -405,7 +432,7 @@ def eval_tab(app: Any) -> None:
 
     run.click(
         on_run,
-        [testset, baselines],
+        [chosen, baselines],
         [status, tables, plots, results, files],
         api_name="evaluate",
         concurrency_limit=1,
