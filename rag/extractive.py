@@ -44,7 +44,7 @@ KEEP_RATIO = 0.75  # more sentences: evidence at least this share of the best's
 COUNT_BONUS = 0.3  # evidence bonus for "<number> <what is counted>" in a how-many answer
 CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
 
-_NUM = re.compile(r"\d+(?:[.,]\d+)*(?:/\d+(?:[.,]\d+)*)?\s*%?")
+_NUM = re.compile(r"\d+(?:[.,:]\d+)*(?:/\d+(?:[.,]\d+)*)?\s*%?")  # "4:51" stays whole
 # numbers in words ("bốn lựa chọn", "hai đội"); "năm" is left out (also "year")
 _NUM_WORDS = re.compile(
     r"\b(?:một|hai|ba|bốn|tư|sáu|bảy|tám|chín|mười|mươi|trăm|nghìn|ngàn|triệu|tỷ|tỉ)\b",
@@ -282,7 +282,7 @@ class ExtractiveAnswerer:
                     url=c.hit.url,
                 )
             )
-            parts.append(_cite(c.text, n))
+            parts.append(_cite(_display(c.text), n))
         key = key_phrase(q, best.text)
         lead_n = chosen.index(best) + 1
         if key and search_key(key) != search_key(best.text):
@@ -377,6 +377,15 @@ class ExtractiveAnswerer:
             timings_ms={"answer": (time.perf_counter() - t0) * 1000},
             notice=notice,
         )
+
+
+# Reference marks inside a source text ("[21]", "[cần trích dẫn]") would read as our [n]
+_SOURCE_MARKS = re.compile(r"\s*\[(?:\d+|cần trích dẫn|citation needed)\]", re.IGNORECASE)
+
+
+def _display(sentence: str) -> str:
+    """A quoted sentence as shown in the answer text (the citation keeps it verbatim)."""
+    return _SOURCE_MARKS.sub("", sentence)
 
 
 def _cite(sentence: str, n: int) -> str:

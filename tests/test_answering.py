@@ -10,6 +10,7 @@ from rag.extractive import (
     REFUSAL,
     ExtractiveAnswerer,
     _any_quantity,
+    _display,
     _in_question,
     _sentences,
     find_names,
@@ -215,6 +216,13 @@ def test_what_is_missing_is_quoted_in_the_users_words():
     assert _in_question(q, ("sơn", "la")) == "Sơn La"
     assert _in_question(q, q.focus) == "Sân Bay quốc tế"
     assert _in_question(q, ("không", "có")) == "không có"  # not in the question: the tokens
+
+
+def test_source_reference_marks_do_not_look_like_citations():
+    s = "Có khoảng 500.000 người[21] trốn chạy đến thế kỷ 18[cần trích dẫn]."
+    assert _display(s) == "Có khoảng 500.000 người trốn chạy đến thế kỷ 18."
+    q = analyze("Còn bao nhiêu thời gian khi Carolina có bóng?")
+    assert key_phrase(q, "Khi thời gian còn lại 4:51, Carolina có bóng.").startswith("4:51")
 
 
 def test_key_phrases():
