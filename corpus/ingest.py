@@ -8,10 +8,16 @@ last ingest is not even parsed again. Changed inputs are cleaned, chunked, embed
 (through the on-disk embedding cache, so unchanged chunk texts are not re-embedded) and
 written article by article with the protocol of ``rag.index``. A run that was killed
 leaves a ``dirty`` mark; the next run first reconciles Chroma with the catalog.
+
+A second ingest of the same index waits for the first (``settings.ingest_wait_s``,
+``on_wait`` is told), then runs. Free disk space is checked before each batch; a disk
+that fills up stops the run with ``DiskFull`` (one clear message), the batches written
+so far stay, the rest of the index is as it was, and the next run completes the job.
 """
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +29,7 @@ from corpus.clean import learn_repeated_lines
 from corpus.loaders import iter_documents
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache
-from rag.index import PIPELINE_VERSION, Index, WriteItem
+from rag.index import PIPELINE_VERSION, DiskFull, Index, WriteItem, estimate_write_bytes
 from rag.settings import Settings
 from rag.types import Article, Chunk, RawDocument, SkippedFile
 
@@ -122,6 +128,13 @@ def _prune(
     return index.delete(doomed) if doomed else []
 
 
+def _out_of_space(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    text = str(exc).lower()
+    return "disk is full" in text or "no space left" in text or "quota exceeded" in text
+
+
 def ingest(
     paths: Sequence[str | Path],
     settings: Settings,
@@ -129,14 +142,60 @@ def ingest(
     embedder: Embedder | None = None,
     prune: bool = False,
     progress: Callable[[IngestProgress], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Ingest ``paths`` into the index of ``settings`` (see the module docstring).
+
+    ``on_wait(pid)`` is called if another ingest holds the index and this one waits.
+    Raises ``IndexBusy`` if it is still held after ``settings.ingest_wait_s``, and
+    ``DiskFull`` when the disk fills up (before or during the run).
+    """
+    embedder = embedder or open_embedder(settings)
+    index = Index(settings, embedder.model_id)
+    try:
+        return _ingest(paths, settings, embedder, index, prune, progress, on_wait)
+    except DiskFull:
+        raise
+    except Exception as exc:  # a full disk met inside SQLite or Chroma: say so plainly
+        if not _out_of_space(exc) and not _low_on_space(index):
+            raise
+        try:
+            index.ensure_free_space()
+        except DiskFull as full:
+            raise full from exc
+        raise DiskFull(
+            f"Hết chỗ trống trên đĩa khi đang nạp ({exc}). Hãy giải phóng dung lượng rồi "
+            "chạy lại lệnh nạp; chỉ mục sẽ tự sửa những phần đang ghi dở."
+        ) from exc
+
+
+def _low_on_space(index: Index) -> bool:
+    """After a failed write: is the disk (nearly) full? Less than the reserve plus 4 MB
+    free counts (the failed write may have given some space back)."""
+    try:
+        index.ensure_free_space(4 * 1024 * 1024)
+    except DiskFull:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _ingest(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    embedder: Embedder,
+    index: Index,
+    prune: bool,
+    progress: Callable[[IngestProgress], None] | None,
+    on_wait: Callable[[str], None] | None,
 ) -> IngestReport:
     t0 = time.perf_counter()
     report = IngestReport()
-    embedder = embedder or open_embedder(settings)
-    index = Index(settings, embedder.model_id)
-    cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
-    cached = CachedEmbedder(embedder, cache)
-    with index.writer_lock():
+    with index.writer_lock(settings.ingest_wait_s, on_wait):
+        index.ensure_free_space()
+        cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
+        cached = CachedEmbedder(embedder, cache)
         if index.catalog.get_meta("dirty") == "1":
             index.check_dim(embedder.dim)
             report.repaired = index.reconcile(lambda texts: cached.embed_documents(texts))
@@ -187,6 +246,8 @@ def ingest(
                 progress(IngestProgress(0, len(planned), 0, total_chunks, 0, 0.0))
             for batch in _batches(planned, settings.embed_batch_size):
                 texts = [c.embed_text for _, _, chunks in batch for c in chunks]
+                size = sum(len(t.encode("utf-8")) for t in texts)
+                index.ensure_free_space(2 * estimate_write_bytes(len(texts), size, embedder.dim))
                 vectors = cached.embed_documents(texts)
                 items, offset = [], 0
                 for article, version, chunks in batch:
@@ -226,9 +287,14 @@ def ingest(
     return report
 
 
-def delete_articles(ids: Sequence[str], settings: Settings, model_id: str) -> list[str]:
+def delete_articles(
+    ids: Sequence[str],
+    settings: Settings,
+    model_id: str,
+    on_wait: Callable[[str], None] | None = None,
+) -> list[str]:
     index = Index(settings, model_id)
-    with index.writer_lock():
+    with index.writer_lock(settings.ingest_wait_s, on_wait):
         index.catalog.set_meta("dirty", "1")
         deleted = index.delete(ids)
         index.refresh_bm25()

@@ -12,6 +12,7 @@ Everything heavy (embedder, Chroma, LLM client) loads on first use.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -24,7 +25,7 @@ from rag.followup import contextualize
 from rag.index import Index
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
-from rag.types import Answer, Filters, Turn
+from rag.types import Answer, Filters, ScoredChunk, Turn
 
 
 class QuestionError(ValueError):
@@ -164,6 +165,39 @@ class Assistant:
                 ), f"Không dùng được LLM để hiểu câu hỏi nối tiếp ({exc})."
         return contextualize(question, history), None
 
+    def _retrieve_consistent(
+        self, query: str, filters: Filters | None, timings: dict[str, float]
+    ) -> tuple[list[ScoredChunk], dict[str, str]]:
+        """Retrieve, then read the hits' article texts and metadata in one transaction.
+
+        An ingest may replace an article while a question is answered. Only hits whose
+        chunk is still live in that transaction are kept, so every chunk, text and title
+        given to the answerer belongs to one version of its article; if an article changed
+        under the retrieval, it is run again (up to 3 times) rather than answer from fewer
+        passages.
+        """
+        catalog = self.index.catalog
+        kept: list[ScoredChunk] = []
+        texts: dict[str, str] = {}
+        for _ in range(3):
+            retrieved = self.retriever.retrieve(query, filters=filters, timings=timings)
+            live, metas, texts = catalog.live_view(
+                [h.chunk.id for h in retrieved], [h.chunk.article_id for h in retrieved]
+            )
+            kept = []
+            for hit in retrieved:
+                m = metas.get(hit.chunk.article_id)
+                if hit.chunk.id not in live or m is None:
+                    continue  # replaced or deleted since it was retrieved
+                if (hit.title, hit.date, hit.source, hit.url) != (m.title, m.date, m.source, m.url):
+                    hit = dataclasses.replace(
+                        hit, title=m.title, date=m.date, source=m.source, url=m.url
+                    )
+                kept.append(hit)
+            if len(kept) == len(retrieved):
+                break
+        return kept, texts
+
     def ask(
         self,
         question: str,
@@ -178,13 +212,7 @@ class Assistant:
         query, condense_notice = self.standalone(q, history)
         notices = [condense_notice] if condense_notice else []
         timings["contextualize"] = (time.perf_counter() - t0) * 1000
-        retrieved = self.retriever.retrieve(query, filters=filters, timings=timings)
-        catalog = self.index.catalog
-        texts = {}
-        for hit in retrieved:
-            aid = hit.chunk.article_id
-            if aid not in texts:
-                texts[aid] = catalog.article_text(aid) or ""
+        retrieved, texts = self._retrieve_consistent(query, filters, timings)
         answer = None
         if self.settings.answerer != "extractive":
             from rag.llm import LLMError

@@ -6,8 +6,9 @@ Tokens come from ``rag.text.tokens`` (NFC, one tone-mark placement, lower case),
 index and for queries alike.
 
 On disk: ``bm25-<generation>.npz`` plus ``CURRENT`` (JSON naming the file, the catalog
-generation it was built from and a hash of its chunk ids), replaced atomically. A file
-that is missing, unreadable or from another generation is rebuilt from the catalog.
+generation it was built from, a hash of its chunk ids and the file's sha256), replaced
+atomically. A file that is missing, from another generation, fails its checksum or cannot
+be read is rebuilt from the catalog (``rag.index``).
 
 >>> idx = BM25Index.build(["a", "b"], ["Quy chế dân chủ ở cơ sở", "Công tác dân vận"])
 >>> idx.search("dân vận", k=1)[0][0]
@@ -26,6 +27,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -39,6 +41,18 @@ ANALYZERS: dict[str, Callable[[str], list[str]]] = {"vi": tokens, "ascii": ascii
 
 class BM25Corrupt(RuntimeError):
     """The persisted BM25 file cannot be used; rebuild it from the catalog."""
+
+
+class BM25Missing(BM25Corrupt):
+    """There is no BM25 file yet (or only an out-of-date one): a normal rebuild."""
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def ids_digest(ids: Sequence[str]) -> str:
@@ -125,24 +139,34 @@ class BM25Index:
         name = f"bm25-{generation}.npz"
         tmp = folder / f".{name}.tmp"
         m = self.matrix
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                data=m.data,
-                indices=m.indices,
-                indptr=m.indptr,
-                shape=np.asarray(m.shape),
-                meta=np.frombuffer(
-                    json.dumps(
-                        {"ids": self.ids, "vocab": self.vocab, "analyzer": self.analyzer}
-                    ).encode("utf-8"),
-                    dtype=np.uint8,
-                ),
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, folder / name)
-        current = {"generation": generation, "file": name, "ids_digest": ids_digest(self.ids)}
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(
+                    fh,
+                    data=m.data,
+                    indices=m.indices,
+                    indptr=m.indptr,
+                    shape=np.asarray(m.shape),
+                    meta=np.frombuffer(
+                        json.dumps(
+                            {"ids": self.ids, "vocab": self.vocab, "analyzer": self.analyzer}
+                        ).encode("utf-8"),
+                        dtype=np.uint8,
+                    ),
+                )
+                fh.flush()
+                os.fsync(fh.fileno())
+            digest = _file_sha256(tmp)
+            os.replace(tmp, folder / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not keep half a file
+            raise
+        current = {
+            "generation": generation,
+            "file": name,
+            "ids_digest": ids_digest(self.ids),
+            "sha256": digest,
+        }
         _atomic_write(folder / "CURRENT", json.dumps(current))
         for old in folder.glob("bm25-*.npz"):
             if old.name != name:
@@ -152,15 +176,25 @@ class BM25Index:
     @classmethod
     def load(cls, folder: Path) -> tuple[BM25Index, int, str]:
         """Returns (index, generation, ids digest) or raises BM25Corrupt."""
+        current: dict[str, Any] = {}
         try:
             current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
-            with np.load(folder / str(current["file"]), allow_pickle=False) as z:
+            path = folder / str(current["file"])
+            expected = current.get("sha256")  # absent in files written before checksums
+            if expected is not None and _file_sha256(path) != expected:
+                raise BM25Corrupt(f"BM25 index {path} fails its checksum (damaged file)")
+            with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode("utf-8"))
                 shape = tuple(int(x) for x in z["shape"])
                 matrix = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
             idx = cls(list(meta["ids"]), dict(meta["vocab"]), matrix, meta.get("analyzer", "vi"))
         except FileNotFoundError as exc:
-            raise BM25Corrupt(f"no BM25 index in {folder}") from exc
+            if _names_file(folder, current.get("file")):
+                # the manifest still names a file that is gone: damage, not a replacement
+                raise BM25Corrupt(f"BM25 index in {folder} is missing its data file") from exc
+            raise BM25Missing(f"no BM25 index in {folder}") from exc
+        except BM25Corrupt:
+            raise
         except Exception as exc:  # any damage to the files means: rebuild
             raise BM25Corrupt(f"unreadable BM25 index in {folder}: {exc}") from exc
         digest = ids_digest(idx.ids)
@@ -174,10 +208,25 @@ class BM25Index:
         return idx, int(current["generation"]), digest
 
 
+def _names_file(folder: Path, name: object) -> bool:
+    """True if ``CURRENT`` (read again) still names ``name``; False when it is gone or now
+    names another file (another process replaced the index meanwhile)."""
+    if name is None:
+        return False
+    try:
+        return json.loads((folder / "CURRENT").read_text(encoding="utf-8")).get("file") == name
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -118,15 +118,31 @@ class Catalog:
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
 
+    def write_state(self) -> tuple[int, str | None]:
+        """(generation, token of the process that made the last write), read together."""
+        rows = dict(
+            self._con()
+            .execute("SELECT key, value FROM meta WHERE key IN ('generation', 'writer')")
+            .fetchall()
+        )
+        return int(rows.get("generation") or 0), rows.get("writer")
+
+    def bump(self, writer: str | None = None) -> None:
+        """A new generation without other changes (readers re-check what they cached)."""
+        with self._tx() as con:
+            _bump(con, writer)
+
     # -- writes ------------------------------------------------------------------
     def replace_articles(
         self,
         items: Sequence[tuple[Article, str, str, Sequence[Chunk]]],
+        writer: str | None = None,
     ) -> list[str]:
         """Make each (article, version, pipeline, chunks) live, atomically for the batch.
 
         Returns the chunk ids that were live before and are not any more (the caller
-        deletes them from the vector store).
+        deletes them from the vector store). ``writer`` names the writing process (see
+        ``write_state``).
         """
         stale: list[str] = []
         now = time.time()
@@ -168,10 +184,12 @@ class Catalog:
                         now,
                     ),
                 )
-            _bump(con)
+            _bump(con, writer)
         return stale
 
-    def delete_articles(self, ids: Iterable[str]) -> tuple[list[str], list[str]]:
+    def delete_articles(
+        self, ids: Iterable[str], writer: str | None = None
+    ) -> tuple[list[str], list[str]]:
         """Remove articles; returns (deleted article ids, their chunk ids)."""
         deleted: list[str] = []
         chunk_ids: list[str] = []
@@ -184,7 +202,7 @@ class Catalog:
                     deleted.append(aid)
                 con.execute("DELETE FROM chunks WHERE article_id=?", (aid,))
             if deleted:
-                _bump(con)
+                _bump(con, writer)
         return deleted, chunk_ids
 
     # -- reads -------------------------------------------------------------------
@@ -260,6 +278,40 @@ class Catalog:
             con.execute("COMMIT")
         return gen, chunks
 
+    def live_view(
+        self, chunk_ids: Sequence[str], article_ids: Sequence[str]
+    ) -> tuple[set[str], dict[str, ArticleMeta], dict[str, str]]:
+        """(the chunk ids still live, metadata and texts of the articles), read in one
+        transaction: what it returns belongs to one generation, so a chunk that is live
+        here matches the article text and title returned with it."""
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            live: set[str] = set()
+            metas: dict[str, ArticleMeta] = {}
+            texts: dict[str, str] = {}
+            ids = list(dict.fromkeys(chunk_ids))
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                marks = ",".join("?" * len(part))
+                live.update(
+                    r[0] for r in con.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", part)
+                )
+            for aid in dict.fromkeys(article_ids):
+                row = con.execute(
+                    "SELECT id, title, date, date_precision, source, url, places, text"
+                    " FROM articles WHERE id=?",
+                    (aid,),
+                ).fetchone()
+                if row is not None:
+                    metas[aid] = ArticleMeta(
+                        row[0], row[1], row[2], row[3], row[4], row[5], tuple(json.loads(row[6]))
+                    )
+                    texts[aid] = str(row[7])
+        finally:
+            con.execute("COMMIT")
+        return live, metas, texts
+
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self._con().execute("SELECT id FROM chunks")}
 
@@ -307,8 +359,10 @@ class _Transaction:
         self.con.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _bump(con: sqlite3.Connection) -> None:
+def _bump(con: sqlite3.Connection, writer: str | None = None) -> None:
     con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+    if writer is not None:
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('writer', ?)", (writer,))
 
 
 def _article(row: Sequence[object]) -> Article:

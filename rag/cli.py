@@ -95,6 +95,18 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def _waiting(settings: Settings) -> Any:
+    def on_wait(pid: str) -> None:
+        print(
+            f"Đang chờ lần nạp/xoá khác (pid {pid}) trên chỉ mục {settings.index!r} xong "
+            f"(tối đa {settings.ingest_wait_s:.0f} giây)...",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return on_wait
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from corpus.ingest import IngestProgress, ingest
 
@@ -116,7 +128,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        report = ingest(paths, settings, prune=args.prune, progress=on_progress)
+        report = ingest(
+            paths, settings, prune=args.prune, progress=on_progress, on_wait=_waiting(settings)
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -212,7 +226,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from corpus.ingest import delete_articles
 
     settings = _settings(args)
-    deleted = delete_articles(args.ids, settings, _model_id(settings))
+    deleted = delete_articles(args.ids, settings, _model_id(settings), _waiting(settings))
     missing = [i for i in args.ids if i not in deleted]
     if args.json:
         _print_json({"deleted": deleted, "not_found": missing})
@@ -418,10 +432,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except Exception as exc:  # one clear line, not a traceback, for known failures
         from embeddings.base import EmbedderUnavailable
-        from rag.index import IndexBusy, IndexMismatch
+        from rag.index import DiskFull, IndexBusy, IndexMismatch
         from rag.store import StoreUnavailable
 
-        if isinstance(exc, IndexBusy | IndexMismatch | StoreUnavailable | EmbedderUnavailable):
+        known = IndexBusy | IndexMismatch | StoreUnavailable | EmbedderUnavailable | DiskFull
+        if isinstance(exc, known):
             print(f"Lỗi: {exc}", file=sys.stderr)
             return EXIT_FAILURE
         raise

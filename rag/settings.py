@@ -45,6 +45,10 @@ class Settings:
     # Boilerplate: a line seen in at least this many documents of one source is dropped.
     repeat_min_docs: int = 3
     max_file_mb: int = 50
+    # Ingest stops between batches when less than this would stay free on the index's disk.
+    min_free_mb: int = 100
+    # A second ingest/delete of the same index waits this long for the first, then gives up.
+    ingest_wait_s: float = 600.0
     # Chroma server ("http://127.0.0.1:8000"); empty = local PersistentClient in the index folder.
     chroma_url: str = ""
     # Retrieval: passages given to the answerer; candidates per retriever before fusion.
@@ -117,6 +121,8 @@ class Settings:
             raise SettingsError(
                 "llm_max_tokens and llm_max_passages must be >= 1, llm_max_passage_chars >= 100"
             )
+        if self.min_free_mb < 0 or self.ingest_wait_s < 0:
+            raise SettingsError("min_free_mb and ingest_wait_s must be >= 0")
         if self.llm_timeout_s <= 0 or self.max_question_chars < 10:
             raise SettingsError("llm_timeout_s must be > 0 and max_question_chars >= 10")
         if not 0 < self.web_port < 65536 or self.max_upload_mb < 1 or self.web_concurrency < 1:

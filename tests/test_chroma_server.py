@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from corpus.ingest import ingest
+from rag.assistant import Assistant
 from rag.index import PIPELINE_VERSION, Index
 from rag.settings import load_settings
 from rag.store import StoreUnavailable
 from tests.fakes import HashEmbedder
+from tests.seeds import SEED_DIR
 from tests.test_index import A1, A2, item
 
 pytestmark = pytest.mark.slow
@@ -75,7 +78,56 @@ def test_server_down_gives_a_clear_error(tmp_path):
     emb = HashEmbedder()
     idx = Index(settings, emb.model_id, emb.dim)
     t0 = time.time()
-    with pytest.raises(StoreUnavailable, match="Chroma server"):
+    with pytest.raises(StoreUnavailable, match="Không kết nối được máy chủ Chroma"):
         idx.write([item(A1, emb)], PIPELINE_VERSION)
     assert time.time() - t0 < 30
     assert idx.catalog.counts() == (0, 0)  # nothing half-written
+
+
+def test_server_going_away_and_coming_back(tmp_path):
+    """The server stops: every call fails fast with one clear message and nothing is
+    half-written; it comes back on the same port: the same Assistant answers again."""
+    question = "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại bao nhiêu cơ quan?"
+    port, data = free_port(), tmp_path / "chroma-server"
+    proc = start_server(data, port)
+    try:
+        settings = load_settings(tmp_path / "home", env={}, chroma_url=f"http://127.0.0.1:{port}")
+        emb = HashEmbedder()
+        ingest([SEED_DIR], settings, embedder=emb)
+        assistant = Assistant(settings, embedder=emb)
+        before = assistant.ask(question)
+        assert before.text.startswith("151")
+
+        proc.terminate()
+        proc.wait(timeout=20)
+        for _ in range(2):  # not only the first call after the failure
+            t0 = time.time()
+            with pytest.raises(StoreUnavailable, match="Không kết nối được máy chủ Chroma"):
+                assistant.ask(question)
+            assert time.time() - t0 < 10
+        changed = tmp_path / "changed"
+        changed.mkdir()
+        (changed / "moi.txt").write_text(
+            "Xã An Phú đẩy mạnh đối thoại với nhân dân\n\n"
+            "Trong năm 2022, Đảng ủy xã An Phú tổ chức 12 buổi đối thoại trực tiếp với nhân "
+            "dân về giải phóng mặt bằng và xây dựng nông thôn mới. Các kiến nghị của người dân "
+            "được tiếp thu, giải quyết kịp thời, góp phần giữ vững ổn định ở cơ sở.\n",
+            encoding="utf-8",
+        )
+        catalog = Index(settings, emb.model_id).catalog
+        counts = catalog.counts()
+        with pytest.raises(StoreUnavailable, match="máy chủ Chroma"):
+            ingest([changed], settings, embedder=emb)
+        assert catalog.counts() == counts  # nothing half-written
+
+        proc = start_server(data, port)
+        after = assistant.ask(question)  # the same Assistant, not restarted
+        assert after.text == before.text and after.citations == before.citations
+        report = ingest([changed], settings, embedder=emb)
+        assert report.added == ["moi"]
+        assert assistant.ask("Xã An Phú tổ chức bao nhiêu buổi đối thoại?").text.startswith("12")
+        index = Index(settings, emb.model_id)
+        assert index.store.all_ids() == index.catalog.chunk_ids()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

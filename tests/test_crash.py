@@ -1,4 +1,4 @@
-"""kill -9 an ingest at random moments: the index stays usable and the next run completes."""
+"""kill -9 an ingest at random moments: the index opens, answers, and the next run completes."""
 
 import os
 import random
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from corpus.ingest import ingest
+from rag.assistant import Assistant
 from rag.index import Index
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
@@ -48,6 +49,15 @@ def check_usable(settings, n_expected=None):
     if live:
         hit = idx.bm25().search("đối thoại với nhân dân", 1)
         assert hit and hit[0][0] in live
+    # and it answers: citations quote the live text of their article
+    ans = Assistant(settings, embedder=emb).ask("Xã số 7 tổ chức bao nhiêu buổi đối thoại?")
+    if not live:
+        assert ans.refused  # nothing indexed yet: a refusal, not an error
+    for c in ans.citations:
+        assert idx.catalog.get_article(c.article_id).text[c.start : c.end] == c.quote
+        assert c.chunk_id in live
+    if any(a.startswith("bai_007") for a in idx.catalog.article_ids()):
+        assert not ans.refused and ans.citations
 
 
 def test_repeated_kills_never_break_the_index(tmp_path):
