@@ -124,12 +124,15 @@ class Page:
     def tab(self, label: str) -> None:
         self.page.click(f"button[role=tab]:has-text('{label}')")
 
-    def ask(self, question: str) -> str:
-        """Ask and wait for the answer to be complete; returns the answer's text."""
+    def ask(self, question: str, *, enter: bool = False) -> str:
+        """Ask (button, or Enter in the box) and wait for the complete answer; its text."""
         p = self.page
         n = p.locator("#hd-chat .hd-meta").count()
         p.fill("#hd-question textarea", question)
-        p.click("#hd-ask")
+        if enter:
+            p.press("#hd-question textarea", "Enter")
+        else:
+            p.click("#hd-ask")
         p.wait_for_function(
             f"() => document.querySelectorAll('#hd-chat .hd-meta').length > {n}", timeout=60_000
         )
@@ -183,8 +186,9 @@ def test_seed_question_cites_its_source_with_the_span_highlighted(page):
 
 def test_follow_up_depends_on_the_previous_turn(page):
     page.ask(SEED_Q)
-    text = page.ask(FOLLOW_UP)
+    text = page.ask(FOLLOW_UP, enter=True)
     assert "65" in text
+    assert page.page.locator("#hd-question textarea").input_value() == ""
     assert page.page.locator("#hd-src-2-1").count() == 1
     page.shot("02-follow-up")
 

@@ -135,8 +135,9 @@ def to_docx_bytes(b: Briefing) -> bytes:
             p.add_run(_x(f" — {e.text} {cite((e.ref,))}"))
     if b.sources:
         doc.add_heading("Nguồn", level=1)
-        for s in b.sources:
-            doc.add_paragraph(_x(f"[{s.n}] {source_line(s.title, s.date, s.source, s.url)}"))
+        for src in b.sources:
+            line = source_line(src.title, src.date, src.source, src.url)
+            doc.add_paragraph(_x(f"[{src.n}] {line}"))
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

@@ -214,9 +214,9 @@ def find_date(sentence: str, *, article_date: str | None = None) -> tuple[str, s
                 return f"{y:04d}-{mo:02d}-{d:02d}", f"{d:02d}/{mo:02d}/{y}"
         elif kind == "dm":
             d, mo = (int(x) for x in m.groups())
-            y = _year_for(mo, d, article_date)
-            if y is not None and _valid(y, mo, d):
-                return f"{y:04d}-{mo:02d}-{d:02d}", f"{d:02d}/{mo:02d}/{y}"
+            year = _year_for(mo, d, article_date)
+            if year is not None and _valid(year, mo, d):
+                return f"{year:04d}-{mo:02d}-{d:02d}", f"{d:02d}/{mo:02d}/{year}"
         elif kind == "my":
             mo, y = (int(x) for x in m.groups())
             if _valid(y, mo):

@@ -88,7 +88,7 @@ class WebApp:
         from rag.web import tabs
 
         with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as demo:
-            header = gr.HTML(
+            gr.HTML(
                 f'<div class="hd-header"><h1>{TITLE}</h1><div class="hd-sub">'
                 "Trả lời dựa trên tài liệu đã nạp, mỗi ý có trích dẫn [n]; bấm [n] để xem đoạn "
                 "nguồn.</div></div>"
@@ -103,7 +103,6 @@ class WebApp:
                     tabs.corpus_tab(self, stats, [chat.sources, brief.sources])
                 with gr.Tab("Đánh giá", id="eval"):
                     tabs.eval_tab(self)
-            del header
             demo.load(self._on_load, outputs=[stats, chat.sources, brief.sources], queue=False)
         return demo
 

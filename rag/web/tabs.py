@@ -146,16 +146,19 @@ def chat_tab(app: Any) -> ChatTab:
 
     outputs = [chatbot, sources, copy_box, status, session, question]
     inputs = [question, session, filters.sources, filters.since, filters.until]
-    lane = {"concurrency_limit": app.settings.web_concurrency, "concurrency_id": "chat"}
+    lane: dict[str, Any] = {
+        "concurrency_limit": app.settings.web_concurrency,
+        "concurrency_id": "chat",
+    }
     ask.click(on_ask, inputs, outputs, api_name="chat", **lane)
-    question.submit(on_ask, inputs, outputs, api_name=False, **lane)
+    question.submit(on_ask, inputs, outputs, api_visibility="private", **lane)
 
     def on_new() -> Any:
         v = new_chat()
         return v.messages, v.sources_html, v.copy_text, v.status_html, v.session, ""
 
     new.click(on_new, None, outputs, api_name="new_chat", queue=False)
-    chatbot.clear(on_new, None, outputs, api_name=False, queue=False)  # the bin icon
+    chatbot.clear(on_new, None, outputs, api_visibility="private", queue=False)  # the bin icon
     copy.click(None, [copy_box], None, js=COPY_JS)
     return ChatTab(filters.sources)
 
@@ -225,11 +228,14 @@ def briefing_tab(app: Any) -> BriefTab:
             gr.update(interactive=True),
         )
 
-    lane = {"concurrency_limit": app.settings.web_concurrency, "concurrency_id": "brief"}
+    lane: dict[str, Any] = {
+        "concurrency_limit": app.settings.web_concurrency,
+        "concurrency_id": "brief",
+    }
     args = (on_build, [topic, filters.sources, filters.since, filters.until])
     outs = [status, result, md, docx, printer]
     build.click(*args, outs, api_name="brief", **lane)
-    topic.submit(*args, outs, api_name=False, **lane)
+    topic.submit(*args, outs, api_visibility="private", **lane)
     printer.click(None, None, None, js=PRINT_JS)
     return BriefTab(filters.sources)
 
@@ -347,7 +353,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
         return (html, *refreshed())
 
     outs = [result, table, choice, stats, *source_dropdowns]
-    lane = {"concurrency_limit": 1, "concurrency_id": "corpus"}
+    lane: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "corpus"}
     upload.upload(on_upload, [upload], outs, api_name="upload", **lane)
     delete.click(on_delete, [choice], outs, api_name="delete", js=CONFIRM_DELETE_JS, **lane)
     reindex.click(on_reindex, None, outs, api_name="reindex", **lane)
@@ -389,7 +395,7 @@ def eval_tab(app: Any) -> None:
         name = Path(str(path)).name if path else ""
         return path, notice_html(f"Đã chọn: {name}" if name else "Chưa chọn bộ câu hỏi.")
 
-    pick.upload(on_pick, [pick], [chosen, picked], api_name=False, queue=False)
+    pick.upload(on_pick, [pick], [chosen, picked], api_visibility="private", queue=False)
     status = gr.HTML(elem_id="hd-eval-status")
     tables = gr.Markdown(elem_id="hd-eval-tables")
     plots = gr.Gallery(
