@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docx
+import pypdf
 import pytest
 
 from tests.browser import artifacts_dir, chromium
@@ -274,6 +275,19 @@ def test_briefing_downloads_as_docx_with_citations(page, tmp_path):
         assert head in html_text
     assert "151" in html_text
     page.shot("07-briefing")
+    # printing: the print button's class + print media hide everything but the briefing
+    p.evaluate("() => document.body.classList.add('hd-printing')")
+    p.emulate_media(media="print")
+    display = "s => getComputedStyle(document.querySelector(s)).display"
+    assert p.evaluate(display, "#hd-topic") == "none"
+    assert p.evaluate(display, "#hd-briefing .hd-brief h2") == "block"
+    pdf = artifacts_dir("web") / "07-briefing-print.pdf"
+    p.pdf(path=str(pdf))
+    printed = "".join(page.extract_text() for page in pypdf.PdfReader(pdf).pages)
+    assert "Chủ đề" not in printed  # the form is not printed, the whole briefing is
+    assert "Tổng quan" in printed and "Dòng thời gian" in printed and "Nguồn" in printed
+    p.emulate_media(media="screen")
+    p.evaluate("() => document.body.classList.remove('hd-printing')")
     with p.expect_download() as dl:
         p.click("#hd-dl-docx")
     path = tmp_path / dl.value.suggested_filename

@@ -136,7 +136,7 @@ class WebApp:
         """Start serving (blocks unless ``prevent_thread_lock=True``)."""
         import gradio as gr
 
-        from rag.web.assets import CSS, ON_LOAD_JS
+        from rag.web.assets import CSS, ON_LOAD_JS, PRINT_HEAD
         from rag.web.auth import make_auth
 
         s = self.settings
@@ -156,6 +156,7 @@ class WebApp:
             "theme": theme,
             "css": CSS,
             "js": ON_LOAD_JS,
+            "head": PRINT_HEAD,
             "footer_links": [],
             "show_error": False,
             "ssr_mode": False,

@@ -44,12 +44,18 @@ mark.hd-quote { background: #fde68a; color: inherit; padding: 0 .1rem; }
 .hd-brief .hd-date { font-weight: 600; white-space: nowrap; }
 .hd-errors td { color: #991b1b; }
 #hd-articles, #hd-articles * { font-family: var(--font) !important; }
-@media print {
-  body.hd-printing * { visibility: hidden !important; }
-  body.hd-printing #hd-briefing, body.hd-printing #hd-briefing * { visibility: visible !important; }
-  body.hd-printing #hd-briefing { position: absolute; left: 0; top: 0; width: 100%; }
-}
 """
+
+# Gradio scopes the rules of ``css`` under its container, which breaks selectors on <body>
+# inside @media; the print rules go into the page's <head> as they are.
+PRINT_HEAD = """<style>
+@media print {
+  body.hd-printing *:not(:has(#hd-briefing)):not(#hd-briefing):not(#hd-briefing *) {
+    display: none !important;
+  }
+  body.hd-printing #hd-briefing { display: block !important; }
+}
+</style>"""
 
 ON_LOAD_JS = """
 () => {
