@@ -78,8 +78,10 @@ class WebApp:
         )
 
     def _answerer_name(self) -> str:
+        from rag.llm import model_label
+
         s = self.settings
-        return "extractive" if s.answerer == "extractive" else f"llm:{s.answerer}:{s.llm_model}"
+        return "extractive" if s.answerer == "extractive" else model_label(s.answerer, s.llm_model)
 
     # -- building the page ------------------------------------------------------------
     def build(self) -> Any:
