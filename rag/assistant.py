@@ -172,16 +172,18 @@ class Assistant:
 
         An ingest may replace an article while a question is answered. Only hits whose
         chunk is still live in that transaction are kept, so every chunk, text and title
-        given to the answerer belongs to one version of its article; if an article changed
-        under the retrieval, it is run again (up to 3 times) rather than answer from fewer
-        passages.
+        given to the answerer belongs to one version of its article. If the index changed
+        during the retrieval (its BM25 and vector lists may then hold the old version's
+        chunks, which are dropped, so the article would be missing), it is run again, up to
+        3 times, rather than answer without it.
         """
         catalog = self.index.catalog
         kept: list[ScoredChunk] = []
         texts: dict[str, str] = {}
         for _ in range(3):
+            before = catalog.generation
             retrieved = self.retriever.retrieve(query, filters=filters, timings=timings)
-            live, metas, texts = catalog.live_view(
+            generation, live, metas, texts = catalog.live_view(
                 [h.chunk.id for h in retrieved], [h.chunk.article_id for h in retrieved]
             )
             kept = []
@@ -194,7 +196,7 @@ class Assistant:
                         hit, title=m.title, date=m.date, source=m.source, url=m.url
                     )
                 kept.append(hit)
-            if len(kept) == len(retrieved):
+            if generation == before and len(kept) == len(retrieved):
                 break
         return kept, texts
 

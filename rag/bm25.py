@@ -5,7 +5,7 @@ approach), so a query is a sum of a few rows: well under a millisecond for 10^4 
 Tokens come from ``rag.text.tokens`` (NFC, one tone-mark placement, lower case), for the
 index and for queries alike.
 
-On disk: ``bm25-<generation>.npz`` plus ``CURRENT`` (JSON naming the file, the catalog
+On disk: ``bm25-<generation>-<random>.npz`` plus ``CURRENT`` (JSON naming the file, the catalog
 generation it was built from, a hash of its chunk ids and the file's sha256), replaced
 atomically. A file that is missing, from another generation, fails its checksum or cannot
 be read is rebuilt from the catalog (``rag.index``).
@@ -20,10 +20,12 @@ be read is rebuilt from the catalog (``rag.index``).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
 import os
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -135,43 +137,57 @@ class BM25Index:
 
     # -- persistence -----------------------------------------------------------
     def save(self, folder: Path, generation: int) -> Path:
+        """Write the index for catalog ``generation`` and make it CURRENT.
+
+        Savers (an ingest, and readers that rebuilt a stale file, in any process) take
+        turns on ``folder/.lock``; a saver finding an intact file of its generation, or a
+        newer one, leaves it. Every file gets a fresh name, so a reader never sees a file
+        replaced under the manifest that describes it.
+        """
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"bm25-{generation}.npz"
-        tmp = folder / f".{name}.tmp"
-        m = self.matrix
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(
-                    fh,
-                    data=m.data,
-                    indices=m.indices,
-                    indptr=m.indptr,
-                    shape=np.asarray(m.shape),
-                    meta=np.frombuffer(
-                        json.dumps(
-                            {"ids": self.ids, "vocab": self.vocab, "analyzer": self.analyzer}
-                        ).encode("utf-8"),
-                        dtype=np.uint8,
-                    ),
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            digest = _file_sha256(tmp)
-            os.replace(tmp, folder / name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a full disk must not keep half a file
-            raise
-        current = {
-            "generation": generation,
-            "file": name,
-            "ids_digest": ids_digest(self.ids),
-            "sha256": digest,
-        }
-        _atomic_write(folder / "CURRENT", json.dumps(current))
-        for old in folder.glob("bm25-*.npz"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
-        return folder / name
+        with open(folder / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = _read_current(folder)
+            if current is not None:
+                gen = int(current.get("generation", -1))
+                if gen > generation or (gen == generation and _intact(folder, current)):
+                    return folder / str(current["file"])
+            name = f"bm25-{generation}-{uuid.uuid4().hex[:8]}.npz"
+            tmp = folder / f".{name}.tmp"
+            m = self.matrix
+            try:
+                with open(tmp, "wb") as fh:
+                    np.savez(
+                        fh,
+                        data=m.data,
+                        indices=m.indices,
+                        indptr=m.indptr,
+                        shape=np.asarray(m.shape),
+                        meta=np.frombuffer(
+                            json.dumps(
+                                {"ids": self.ids, "vocab": self.vocab, "analyzer": self.analyzer}
+                            ).encode("utf-8"),
+                            dtype=np.uint8,
+                        ),
+                    )
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                digest = _file_sha256(tmp)
+                os.replace(tmp, folder / name)
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # a full disk must not keep half a file
+                raise
+            manifest = {
+                "generation": generation,
+                "file": name,
+                "ids_digest": ids_digest(self.ids),
+                "sha256": digest,
+            }
+            _atomic_write(folder / "CURRENT", json.dumps(manifest))
+            for old in folder.glob("bm25-*.npz"):
+                if old.name != name:
+                    old.unlink(missing_ok=True)
+            return folder / name
 
     @classmethod
     def load(cls, folder: Path) -> tuple[BM25Index, int, str]:
@@ -206,6 +222,23 @@ class BM25Index:
         ):
             raise BM25Corrupt(f"BM25 index in {folder} does not match its own manifest")
         return idx, int(current["generation"]), digest
+
+
+def _read_current(folder: Path) -> dict[str, Any] | None:
+    try:
+        current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return current if isinstance(current, dict) and "file" in current else None
+
+
+def _intact(folder: Path, current: dict[str, Any]) -> bool:
+    """The file CURRENT names exists and matches its checksum."""
+    expected = current.get("sha256")
+    try:
+        return expected is not None and _file_sha256(folder / str(current["file"])) == expected
+    except OSError:
+        return False
 
 
 def _names_file(folder: Path, name: object) -> bool:

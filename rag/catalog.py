@@ -280,13 +280,14 @@ class Catalog:
 
     def live_view(
         self, chunk_ids: Sequence[str], article_ids: Sequence[str]
-    ) -> tuple[set[str], dict[str, ArticleMeta], dict[str, str]]:
-        """(the chunk ids still live, metadata and texts of the articles), read in one
-        transaction: what it returns belongs to one generation, so a chunk that is live
-        here matches the article text and title returned with it."""
+    ) -> tuple[int, set[str], dict[str, ArticleMeta], dict[str, str]]:
+        """(generation, the chunk ids still live, metadata and texts of the articles), read
+        in one transaction: what it returns belongs to one generation, so a chunk that is
+        live here matches the article text and title returned with it."""
         con = self._con()
         con.execute("BEGIN")
         try:
+            gen = int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
             live: set[str] = set()
             metas: dict[str, ArticleMeta] = {}
             texts: dict[str, str] = {}
@@ -310,7 +311,7 @@ class Catalog:
                     texts[aid] = str(row[7])
         finally:
             con.execute("COMMIT")
-        return live, metas, texts
+        return gen, live, metas, texts
 
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self._con().execute("SELECT id FROM chunks")}

@@ -19,10 +19,12 @@ reads the files again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,6 +58,21 @@ class _LocalView:
 
 _VIEWS: dict[str, _LocalView] = {}
 _VIEWS_LOCK = threading.RLock()  # held by local writes and by dropping a client
+_RETIRED: list[tuple[float, Any]] = []  # (when, dropped chromadb System) to stop later
+_RETIRE_GRACE_S = 2.0
+
+
+def _stop_retired(grace_s: float) -> None:
+    """Stop dropped clients older than ``grace_s`` (a call in flight takes milliseconds)."""
+    now = time.monotonic()
+    keep = []
+    for when, system in _RETIRED:
+        if now - when < grace_s:
+            keep.append((when, system))
+            continue
+        with contextlib.suppress(Exception):  # already stopped: nothing left to free
+            system.stop()
+    _RETIRED[:] = keep
 
 
 def collection_name(index: str, model_id: str) -> str:
@@ -166,12 +183,16 @@ class VectorStore:
 
         with _VIEWS_LOCK:  # not while a local write is in flight
             # chromadb keeps one client "system" per folder and process; forgetting it makes
-            # the next PersistentClient load the folder afresh. The old system is not
-            # stopped: a query still running on it finishes there.
-            SharedSystemClient._identifier_to_system.pop(self._key, None)
+            # the next PersistentClient load the folder afresh. The old system is stopped
+            # (its memory, threads and files released) once no call can still be running
+            # on it: every VectorStore re-opens on its next call (the epoch changed).
+            old = SharedSystemClient._identifier_to_system.pop(self._key, None)
+            if old is not None:
+                _RETIRED.append((time.monotonic(), old))
             view = _VIEWS.setdefault(self._key, _LocalView())
             view.epoch += 1
             view.generation = None
+            _stop_retired(_RETIRE_GRACE_S)
         self._collection = None
 
     def sync(self, generation: int, writer: str | None) -> bool:
