@@ -108,7 +108,9 @@ class Page:
 
     def __init__(self, browser, url: str) -> None:
         self.context = browser.new_context(
-            viewport={"width": 1400, "height": 1000}, accept_downloads=True
+            viewport={"width": 1400, "height": 1000},
+            accept_downloads=True,
+            permissions=["clipboard-read", "clipboard-write"],
         )
         self.page = self.context.new_page()
         self.hosts: set[str] = set()
@@ -142,7 +144,6 @@ class Page:
     def upload(self, paths: list[Path]) -> str:
         p = self.page
         self.tab("Kho tài liệu")
-        before = p.locator("#hd-upload-result .hd-status").count()
         with p.expect_file_chooser() as fc:
             p.click("#hd-upload")
         fc.value.set_files([str(x) for x in paths])
@@ -151,7 +152,6 @@ class Page:
             " return r && r.innerText.includes('Đã nạp'); }",
             timeout=120_000,
         )
-        del before
         return p.inner_text("#hd-upload-result")
 
     def close(self) -> None:
@@ -183,6 +183,9 @@ def test_seed_question_cites_its_source_with_the_span_highlighted(page):
     p.click("text=Câu trả lời kèm nguồn, dạng văn bản")
     copy = p.locator("#hd-copy textarea").input_value()
     assert copy.startswith(f"Câu hỏi: {SEED_Q}") and "Nguồn:" in copy and "[1]" in copy
+    p.click("#hd-copy-btn")
+    p.wait_for_selector("#hd-copy-done >> text=Đã sao chép")
+    assert p.evaluate("() => navigator.clipboard.readText()") == copy
 
 
 def test_follow_up_depends_on_the_previous_turn(page):
