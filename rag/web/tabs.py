@@ -272,6 +272,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
         interactive=False,
         wrap=True,
         max_height=520,
+        buttons=[],  # their tooltips are English-only
         label="Các bài viết trong chỉ mục",
         elem_id="hd-articles",
     )
