@@ -23,6 +23,7 @@ from embeddings.base import Embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.followup import contextualize
 from rag.index import Index
+from rag.injection import blank_instructions
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.types import Answer, Filters, ScoredChunk, Turn
@@ -236,7 +237,9 @@ class Assistant:
                     "dưới đây là câu trả lời trích xuất trực tiếp từ tài liệu."
                 )
         if answer is None:
-            answer = self.extractive.answer(q, retrieved, texts, standalone_query=query)
+            # orders to the AI inside a document are never quoted as an answer
+            evidence = {aid: blank_instructions(text) for aid, text in texts.items()}
+            answer = self.extractive.answer(q, retrieved, evidence, standalone_query=query)
             if on_token is not None:
                 on_token(answer.text)
         answer.timings_ms = {

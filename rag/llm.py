@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from corpus.chunking import split_sentences
+from rag.injection import without_instructions
 from rag.prompts import load_prompt
 from rag.support import SUPPORT_THRESHOLD, best_supporting_span, support_score
 from rag.text import search_key
@@ -487,7 +488,9 @@ class LLMAnswerer:
         if not result.text.strip():
             raise LLMError(f"{_where(self.chat_model)} returned an empty answer")
         t_post = time.perf_counter()
-        scored_texts = [p.replace("\n", " ") for p in passages]  # header + shown text
+        # header + shown text; sentences that give orders to the model are not evidence
+        # (rag.injection): a reply that obeys one is left without support and dropped
+        scored_texts = [without_instructions(p.replace("\n", " ")) for p in passages]
         text, citations, refused, dropped, flagged = self._post_check(
             result.text, hits, seen, scored_texts, article_texts
         )
