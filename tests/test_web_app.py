@@ -60,6 +60,7 @@ def app_url(tmp_path_factory) -> Iterator[str]:
         "HOIDAP_HOME": str(home),
         "HF_HUB_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
+        "HOIDAP_MAX_UPLOAD_MB": "1",
     }
     hoidap = str(Path(sys.executable).parent / "hoidap")
     subprocess.run([hoidap, "ingest", str(corpus)], env=env, check=True, capture_output=True)
@@ -231,11 +232,40 @@ def test_upload_a_new_article_then_ask_about_it(page, tmp_path):
     assert "Đã nạp 1 tệp: 1 bài mới" in report and "hong.docx" in report
     assert "Xã Hòa Bình tổ chức hội nghị đối thoại" in page.page.inner_text("#hd-articles")
     page.shot("04-upload")
+    later = Page(page.context.browser, page.url)  # another session opened afterwards
+    try:
+        later.tab("Kho tài liệu")
+        assert "Xã Hòa Bình tổ chức hội nghị đối thoại" in later.page.inner_text("#hd-articles")
+        assert "15/03/2023" in later.page.inner_text("#hd-stats")  # the new date range
+    finally:
+        later.close()
     page.tab("Hỏi đáp")
     text = page.ask("Năm 2023, xã Hòa Bình đã tổ chức bao nhiêu hội nghị đối thoại trực tiếp?")
     assert "27" in text and "[1]" in text
     assert "Hòa Bình" in page.page.locator("#hd-src-1-1 summary").inner_text()
     page.shot("05-ask-about-upload")
+
+
+def test_uploads_over_the_size_limit_are_refused_in_vietnamese(page, tmp_path):
+    big = tmp_path / "qua-lon.txt"
+    big.write_text(
+        "Tệp quá lớn không được nạp\n\n" + "Một câu dài để làm tệp lớn. " * 50_000, "utf-8"
+    )
+    assert big.stat().st_size > 1024 * 1024
+    page.tab("Kho tài liệu")
+    with page.page.expect_file_chooser() as fc:
+        page.page.click("#hd-upload")
+    fc.value.set_files(str(big))
+    toast = page.page.locator("[data-testid=toast-body]")
+    toast.wait_for(timeout=30_000)
+    page.page.wait_for_function(
+        "() => document.querySelector('[data-testid=toast-text]').innerText.startsWith('Tệp')"
+    )
+    text = toast.inner_text()
+    assert "Lỗi" in text and "Tệp vượt quá dung lượng cho phép" in text and "qua-lon.txt" in text
+    table = page.page.inner_text("#hd-articles")
+    assert "Tệp quá lớn" not in table and "Hội nghị trực tuyến" in table  # nothing ingested
+    page.shot("04b-upload-too-large")
 
 
 def test_injected_markup_in_an_article_never_runs(page, tmp_path):

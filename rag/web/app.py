@@ -102,20 +102,30 @@ class WebApp:
                 with gr.Tab("Soạn tài liệu tóm tắt", id="brief"):
                     brief = tabs.briefing_tab(self)
                 with gr.Tab("Kho tài liệu", id="corpus"):
-                    tabs.corpus_tab(self, stats, [chat.sources, brief.sources])
+                    corpus = tabs.corpus_tab(self, stats, [chat.sources, brief.sources])
                 with gr.Tab("Đánh giá", id="eval"):
                     tabs.eval_tab(self)
-            demo.load(self._on_load, outputs=[stats, chat.sources, brief.sources], queue=False)
+            # what a page shows is read when it loads, not when the app started
+            demo.load(
+                self._on_load,
+                outputs=[stats, chat.sources, brief.sources, corpus.table, corpus.choice],
+                queue=False,
+            )
         return demo
 
     def _on_load(self) -> tuple[Any, ...]:
         import gradio as gr
+
+        from rag.web.corpus import article_rows
+        from rag.web.tabs import delete_choices
 
         choices = self.sources()
         return (
             self.stats_html(),
             gr.update(choices=choices),
             gr.update(choices=choices),
+            article_rows(self.catalog),
+            gr.update(choices=delete_choices(self), value=None),
         )
 
     # -- actions (called from rag.web.tabs) -----------------------------------------------

@@ -59,6 +59,26 @@ PRINT_HEAD = """<style>
 
 ON_LOAD_JS = """
 () => {
+  // Gradio has no Vietnamese locale: its few notices (toasts) are translated here. Only
+  // text nodes are rewritten (textContent), never markup.
+  const VI = [
+    [/^Error$/, 'Lỗi'], [/^Warning$/, 'Cảnh báo'], [/^Info$/, 'Thông báo'],
+    [/^File\\(s\\) exceed the maximum allowed size of (.+?): (.*)$/,
+     'Tệp vượt quá dung lượng cho phép ($1): $2'],
+    [/^Connection errored out\\.?$/, 'Mất kết nối tới máy chủ.'],
+  ];
+  const translate = () => document.querySelectorAll(
+    '.toast-title, [data-testid=toast-text]').forEach((el) => {
+    for (const node of el.childNodes) {
+      if (node.nodeType !== 3) continue;
+      const text = node.textContent.trim();
+      for (const [re, vi] of VI) {
+        if (re.test(text)) { node.textContent = text.replace(re, vi) + ' '; break; }
+      }
+    }
+  });
+  new MutationObserver(translate).observe(document.body, {subtree: true, childList: true});
+
   const reveal = (id) => {
     const el = document.getElementById(id);
     if (!el) return;

@@ -243,7 +243,13 @@ def briefing_tab(app: Any) -> BriefTab:
 # -------------------------------------------------------------------------------- corpus
 
 
-def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
+@dataclass
+class CorpusTab:
+    table: Any
+    choice: Any
+
+
+def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
     import gradio as gr
 
     from rag.index import IndexBusy
@@ -278,7 +284,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
     )
     with gr.Row():
         choice = gr.Dropdown(
-            choices=_delete_choices(app),
+            choices=delete_choices(app),
             value=None,
             label="Chọn bài để xoá",
             scale=4,
@@ -291,7 +297,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
         choices = app.sources()
         return (
             cp.article_rows(app.catalog),
-            gr.update(choices=_delete_choices(app), value=None),
+            gr.update(choices=delete_choices(app), value=None),
             app.stats_html(),
             *(gr.update(choices=choices) for _ in source_dropdowns),
         )
@@ -358,9 +364,10 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> None:
     upload.upload(on_upload, [upload], outs, api_name="upload", **lane)
     delete.click(on_delete, [choice], outs, api_name="delete", js=CONFIRM_DELETE_JS, **lane)
     reindex.click(on_reindex, None, outs, api_name="reindex", **lane)
+    return CorpusTab(table, choice)
 
 
-def _delete_choices(app: Any) -> list[tuple[str, str]]:
+def delete_choices(app: Any) -> list[tuple[str, str]]:
     metas = sorted(app.catalog.article_meta().values(), key=lambda m: m.title)
     return [(f"{m.title[:90]} — {m.id}", m.id) for m in metas]
 
