@@ -674,7 +674,7 @@ def _count_phrase(q: Question, sentence: str) -> str | None:
         words = phrase_tail.split()[:12]
         # end the phrase at the last word the question asks about ("151 cơ quan, đơn vị,
         # doanh nghiệp"), keeping at least the unit right after the number ("410.000 tấn")
-        wanted = set(q.terms)
+        wanted = set(q.asked) or set(q.terms)  # what is counted, not the whole question
         last = 0
         for i, w in enumerate(words):
             if set(q.analyze_text(w)) & wanted:

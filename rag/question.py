@@ -90,6 +90,7 @@ class Question:
     numbers: tuple[str, ...]  # numbers other than years
     places: tuple[str, ...]
     focus: tuple[str, ...]  # terms right after "bao nhiêu" etc.: what is being counted/asked
+    asked: tuple[str, ...] = ()  # all content terms after the question phrase (focus: 4 first)
     pairs: tuple[tuple[str, str], ...] = ()  # adjacent content tokens ("chăn", "nuôi")
     place_terms: frozenset[str] = frozenset()  # tokens of the places (matched per article)
     percent: bool = False  # asks for a rate ("tỷ lệ", "phần trăm", "%")
@@ -132,9 +133,11 @@ def analyze(question: str) -> Question:
         if a not in stop and b not in stop and not a.isdigit() and not b.isdigit()
     )
     focus: tuple[str, ...] = ()
+    asked: tuple[str, ...] = ()
     if end >= 0:
         after = analyzer(keyed[end:])
-        focus = tuple(t for t in after if t not in stop)[:4]
+        asked = tuple(t for t in after if t not in stop)
+        focus = asked[:4]
     years = tuple(dict.fromkeys(_YEAR.findall(question)))
     numbers = tuple(
         n for n in dict.fromkeys(_NUMBER.findall(question)) if n not in years and len(n) > 1
@@ -157,6 +160,7 @@ def analyze(question: str) -> Question:
         numbers=numbers,
         places=places,
         focus=focus,
+        asked=asked,
         place_terms=place_terms,
         percent=percent,
         published=published,

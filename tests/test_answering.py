@@ -225,6 +225,18 @@ def test_source_reference_marks_do_not_look_like_citations():
     assert key_phrase(q, "Khi thời gian còn lại 4:51, Carolina có bóng.").startswith("4:51")
 
 
+def test_a_follow_up_key_phrase_ends_with_what_it_counts():
+    q = analyze(
+        "Trong số đó có bao nhiêu là xã, thị trấn (Năm 2021, các huyện đã kiểm tra tại bao "
+        "nhiêu cơ quan, đơn vị, doanh nghiệp)?"
+    )
+    s = (
+        "Năm 2021, các huyện đã kiểm tra tại 151 cơ quan, đơn vị, doanh nghiệp, trong đó có "
+        "65 xã, thị trấn và 86 cơ quan hành chính, trường học, doanh nghiệp."
+    )
+    assert key_phrase(q, s) == "65 xã, thị trấn"
+
+
 def test_key_phrases():
     q = analyze("Toàn tỉnh có bao nhiêu xã đạt chuẩn nông thôn mới?")
     s = "Toàn tỉnh đã có 41 xã được công nhận đạt chuẩn nông thôn mới; Thành phố Sơn La hoàn thành."
