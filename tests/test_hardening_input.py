@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import shutil
 import time
@@ -221,3 +222,15 @@ def test_impossible_date_filters_fail_with_a_vietnamese_message(assistant, since
 def test_a_date_range_with_no_article_is_a_refusal_not_an_error(assistant):
     ans = assistant.ask(QUESTION, filters=Filters(since="1990", until="1991"))
     assert ans.refused and ans.citations == []
+
+
+def test_questions_are_not_logged_even_at_debug_level(assistant, caplog):
+    """No log record, at any level and from any library, carries the question's text."""
+    question = "Xã Kim Sơn có bao nhiêu mô hình dân vận khéo được công nhận năm 2007?"
+    with caplog.at_level(logging.DEBUG):
+        assert logging.getLogger().isEnabledFor(logging.DEBUG)  # every level is captured
+        assistant.ask(question)
+        with pytest.raises(QuestionError):
+            assistant.ask("?" * 10 + " " + "x" * 3000)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Kim Sơn có bao nhiêu" not in logged and "xxxxxxxxxx" not in logged
