@@ -417,7 +417,7 @@ _DOC_NUMBER = re.compile(
 )
 
 
-_INITIAL = re.compile(r"(?:^|[\s(])[A-ZÀ-Ỹ]\.$")
+_INITIAL = re.compile(r"(?:^|[\s(])[A-Z]\.$")  # ASCII only: "Ý." (Italy), "Á." are words
 
 
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:

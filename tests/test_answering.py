@@ -163,6 +163,8 @@ def test_initials_stay_inside_their_sentence():
         "Bài viết năm 1999 của Michael E. Mann và Malcolm K. Hughes.",
         "Câu sau.",
     ]
+    text = "Công trình, nhà ở. Tập đoàn năng lượng Ý. Ông khiếu nại."
+    assert len(_sentences(text, 0, len(text))) == 3  # "ở." and "Ý." end sentences
 
 
 def test_a_quantity_is_not_a_date_a_decision_number_or_a_duration():
