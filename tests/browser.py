@@ -30,7 +30,9 @@ CHROMIUM_ARGS = [
 
 
 def artifacts_dir(*parts: str) -> Path:
-    root = Path(os.environ.get("HOIDAP_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+    root = Path(
+        os.environ.get("HOIDAP_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts")
+    )
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

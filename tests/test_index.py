@@ -125,7 +125,11 @@ def test_writer_lock_is_exclusive(settings):
     emb = HashEmbedder()
     idx = Index(settings, emb.model_id)
     other = Index(settings, emb.model_id)
-    with idx.writer_lock(), pytest.raises(IndexBusy, match="Một lần nạp hoặc xoá khác đang chạy"), other.writer_lock():
+    with (
+        idx.writer_lock(),
+        pytest.raises(IndexBusy, match="Một lần nạp hoặc xoá khác đang chạy"),
+        other.writer_lock(),
+    ):
         pass
     with other.writer_lock():  # released
         pass
