@@ -167,6 +167,8 @@ def ingest(
             f"Hết chỗ trống trên đĩa khi đang nạp ({exc}). Hãy giải phóng dung lượng rồi "
             "chạy lại lệnh nạp; chỉ mục sẽ tự sửa những phần đang ghi dở."
         ) from exc
+    finally:  # a long-running app ingests again and again: do not wait for the GC
+        index.catalog.close()
 
 
 def _low_on_space(index: Index) -> bool:
@@ -191,96 +193,112 @@ def _ingest(
     on_wait: Callable[[str], None] | None,
 ) -> IngestReport:
     t0 = time.perf_counter()
-    report = IngestReport()
     with index.writer_lock(settings.ingest_wait_s, on_wait):
         index.ensure_free_space()
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
-        cached = CachedEmbedder(embedder, cache)
-        if index.catalog.get_meta("dirty") == "1":
-            index.check_dim(embedder.dim)
-            report.repaired = index.reconcile(lambda texts: cached.embed_documents(texts))
-        index.catalog.set_meta("dirty", "1")
+        try:
+            return _ingest_locked(paths, settings, embedder, index, prune, progress, cache, t0)
+        finally:
+            cache.close()
+
+
+def _ingest_locked(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    embedder: Embedder,
+    index: Index,
+    prune: bool,
+    progress: Callable[[IngestProgress], None] | None,
+    cache: EmbeddingCache,
+    t0: float,
+) -> IngestReport:
+    report = IngestReport()
+    cached = CachedEmbedder(embedder, cache)
+    if index.catalog.get_meta("dirty") == "1":
+        index.check_dim(embedder.dim)
+        report.repaired = index.reconcile(lambda texts: cached.embed_documents(texts))
+    index.catalog.set_meta("dirty", "1")
+
+    t = time.perf_counter()
+    docs: list[RawDocument] = []
+    for item in iter_documents(paths, max_bytes=settings.max_file_mb * 1024 * 1024):
+        if isinstance(item, RawDocument):
+            docs.append(item)
+        else:
+            report.skipped.append(item)
+    report.timings["load"] = time.perf_counter() - t
+
+    states = index.catalog.states()
+    pipeline = pipeline_key(settings)
+    changed = []
+    for d in docs:
+        s = states.get(d.id)
+        if s is None or s.fingerprint != d.fingerprint or s.pipeline != pipeline:
+            changed.append(d)
+    report.unchanged = len(docs) - len(changed)
+
+    if changed:
+        index.check_dim(embedder.dim)
+        t = time.perf_counter()
+        repeated = learn_repeated_lines(docs, min_docs=settings.repeat_min_docs)
+        planned: list[tuple[Article, str, list[Chunk]]] = []
+        for d in changed:
+            try:
+                article = build_article(d, repeated)
+            except EmptyArticle as exc:
+                report.skipped.append(SkippedFile(d.path, str(exc)))
+                continue
+            version = article_version(article, settings.chunk_tokens, settings.chunk_overlap)
+            chunks = chunk_article(
+                article,
+                target_tokens=settings.chunk_tokens,
+                overlap_tokens=settings.chunk_overlap,
+            )
+            planned.append((article, version, chunks))
+        report.timings["clean_chunk"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        docs: list[RawDocument] = []
-        for item in iter_documents(paths, max_bytes=settings.max_file_mb * 1024 * 1024):
-            if isinstance(item, RawDocument):
-                docs.append(item)
-            else:
-                report.skipped.append(item)
-        report.timings["load"] = time.perf_counter() - t
-
-        states = index.catalog.states()
-        pipeline = pipeline_key(settings)
-        changed = []
-        for d in docs:
-            s = states.get(d.id)
-            if s is None or s.fingerprint != d.fingerprint or s.pipeline != pipeline:
-                changed.append(d)
-        report.unchanged = len(docs) - len(changed)
-
-        if changed:
-            index.check_dim(embedder.dim)
-            t = time.perf_counter()
-            repeated = learn_repeated_lines(docs, min_docs=settings.repeat_min_docs)
-            planned: list[tuple[Article, str, list[Chunk]]] = []
-            for d in changed:
-                try:
-                    article = build_article(d, repeated)
-                except EmptyArticle as exc:
-                    report.skipped.append(SkippedFile(d.path, str(exc)))
-                    continue
-                version = article_version(article, settings.chunk_tokens, settings.chunk_overlap)
-                chunks = chunk_article(
-                    article,
-                    target_tokens=settings.chunk_tokens,
-                    overlap_tokens=settings.chunk_overlap,
+        total_chunks = sum(len(c) for _, _, c in planned)
+        done_a = done_c = 0
+        if progress:
+            progress(IngestProgress(0, len(planned), 0, total_chunks, 0, 0.0))
+        for batch in _batches(planned, settings.embed_batch_size):
+            texts = [c.embed_text for _, _, chunks in batch for c in chunks]
+            size = sum(len(t.encode("utf-8")) for t in texts)
+            index.ensure_free_space(2 * estimate_write_bytes(len(texts), size, embedder.dim))
+            vectors = cached.embed_documents(texts)
+            items, offset = [], 0
+            for article, version, chunks in batch:
+                items.append(
+                    WriteItem(article, version, chunks, vectors[offset : offset + len(chunks)])
                 )
-                planned.append((article, version, chunks))
-            report.timings["clean_chunk"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            total_chunks = sum(len(c) for _, _, c in planned)
-            done_a = done_c = 0
+                offset += len(chunks)
+                (report.updated if article.id in states else report.added).append(article.id)
+            index.write(items, pipeline)
+            done_a += len(batch)
+            done_c += len(texts)
             if progress:
-                progress(IngestProgress(0, len(planned), 0, total_chunks, 0, 0.0))
-            for batch in _batches(planned, settings.embed_batch_size):
-                texts = [c.embed_text for _, _, chunks in batch for c in chunks]
-                size = sum(len(t.encode("utf-8")) for t in texts)
-                index.ensure_free_space(2 * estimate_write_bytes(len(texts), size, embedder.dim))
-                vectors = cached.embed_documents(texts)
-                items, offset = [], 0
-                for article, version, chunks in batch:
-                    items.append(
-                        WriteItem(article, version, chunks, vectors[offset : offset + len(chunks)])
+                progress(
+                    IngestProgress(
+                        done_a,
+                        len(planned),
+                        done_c,
+                        total_chunks,
+                        cached.misses,
+                        time.perf_counter() - t,
                     )
-                    offset += len(chunks)
-                    (report.updated if article.id in states else report.added).append(article.id)
-                index.write(items, pipeline)
-                done_a += len(batch)
-                done_c += len(texts)
-                if progress:
-                    progress(
-                        IngestProgress(
-                            done_a,
-                            len(planned),
-                            done_c,
-                            total_chunks,
-                            cached.misses,
-                            time.perf_counter() - t,
-                        )
-                    )
-            report.chunks_written = total_chunks
-            report.timings["embed_write"] = time.perf_counter() - t
+                )
+        report.chunks_written = total_chunks
+        report.timings["embed_write"] = time.perf_counter() - t
 
-        if prune:
-            protected = {s.path for s in report.skipped}
-            report.pruned = _prune(index, [Path(p) for p in paths], {d.id for d in docs}, protected)
+    if prune:
+        protected = {s.path for s in report.skipped}
+        report.pruned = _prune(index, [Path(p) for p in paths], {d.id for d in docs}, protected)
 
-        t = time.perf_counter()
-        index.refresh_bm25()
-        report.timings["bm25"] = time.perf_counter() - t
-        index.catalog.set_meta("dirty", "0")
+    t = time.perf_counter()
+    index.refresh_bm25()
+    report.timings["bm25"] = time.perf_counter() - t
+    index.catalog.set_meta("dirty", "0")
     report.embedded = cached.misses
     report.cache_hits = cached.hits
     report.seconds = time.perf_counter() - t0
@@ -294,9 +312,12 @@ def delete_articles(
     on_wait: Callable[[str], None] | None = None,
 ) -> list[str]:
     index = Index(settings, model_id)
-    with index.writer_lock(settings.ingest_wait_s, on_wait):
-        index.catalog.set_meta("dirty", "1")
-        deleted = index.delete(ids)
-        index.refresh_bm25()
-        index.catalog.set_meta("dirty", "0")
+    try:
+        with index.writer_lock(settings.ingest_wait_s, on_wait):
+            index.catalog.set_meta("dirty", "1")
+            deleted = index.delete(ids)
+            index.refresh_bm25()
+            index.catalog.set_meta("dirty", "0")
+    finally:
+        index.catalog.close()
     return deleted
