@@ -380,6 +380,19 @@ def _build_encoder(mf: ModelFile, dtype: torch.dtype) -> torch.nn.Module:
 # --------------------------------------------------------------------------------- embedder
 
 
+def padded_length(n: int) -> int:
+    """Sequence length a forward pass of ``n`` tokens is padded to: a multiple of 16 up
+    to 128 tokens, of 64 above (at most 512, the model's positions).
+
+    The CPU kernels behind the bfloat16 products keep state for every input shape they
+    see, so a long-running process that embeds texts of every length from 3 to 512 tokens
+    grew by about 2.5 MB per new length (724 -> 1,297 MB over 40 varied batches; with the
+    padding: 724 -> 744 MB, flat). Padded tokens are masked out of attention and pooling.
+    """
+    step = 16 if n <= 128 else 64
+    return min(-(-n // step) * step, 512) if n <= 512 else n
+
+
 def cpu_has_native_bf16() -> bool:
     """True when the CPU advertises bf16 dot products (AVX512-BF16 or AMX); Linux only."""
     return bool((cpu_flags() or set()) & {"avx512_bf16", "amx_bf16"})
@@ -512,7 +525,7 @@ class E5TorchEmbedder:
         weights = np.zeros(len(texts), dtype=np.float64)
         with self._lock, torch.inference_mode():
             for batch in self._batches(windows):
-                n = max(len(ids) for _, ids in batch) + 2
+                n = padded_length(max(len(ids) for _, ids in batch) + 2)
                 arr = np.full((len(batch), n), self._eos, dtype=np.int64)
                 lengths = np.empty(len(batch), dtype=np.int64)
                 for r, (_, ids) in enumerate(batch):

