@@ -133,3 +133,51 @@ def test_login_is_required_when_users_are_set(tmp_path):
         assert "151" in _last_answer(ok)
     finally:
         app.demo.close()
+
+
+def test_no_run_history_and_temporary_files_are_swept(served):
+    import json
+    import os
+    import urllib.request
+    from pathlib import Path
+
+    from rag.web.app import TEMP_MAX_AGE_S
+
+    app, url, _ = served
+    with urllib.request.urlopen(url.rstrip("/") + "/config", timeout=10) as resp:
+        config = json.load(resp)
+    assert config["run_history"] is False  # questions are not kept in the browser
+    assert app.demo.delete_cache == (3600, TEMP_MAX_AGE_S)
+    root = app._export_root()
+    old, fresh = root / "old-export", root / "fresh-export"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "tom-tat.md").write_text("x", encoding="utf-8")
+    two_days_ago = time.time() - 2 * TEMP_MAX_AGE_S
+    os.utime(old, (two_days_ago, two_days_ago))
+    md, _docx = app.brief_files(app.briefer.build("dân vận"))
+    assert Path(md).parent.parent == root
+    assert not old.exists() and fresh.exists()
+
+
+def test_a_session_does_not_grow_with_every_question(served):
+    """Gradio keeps per-session copies of updated components; a handler that sends an
+    output a plain value after a gr.update() added one copy per question (a leak the soak
+    benchmark found: about 15 MB a minute under 4 users)."""
+    app, url, _ = served
+    client = _client(url)
+
+    def session_size() -> int:
+        state = app.demo.state_holder.session_data[client.session_hash]
+        return len(state.blocks_config.blocks) + len(state.config_values)
+
+    client.predict(SEED_Q, [], "", "", api_name="/chat")
+    client.predict("Ông ấy là ai?", [], "", "", api_name="/chat")
+    client.predict(api_name="/new_chat")
+    client.predict("hỏi với ngày sai", [], "2024-05-01", "2023-01-01", api_name="/chat")
+    before = session_size()
+    for _ in range(3):
+        client.predict(SEED_Q, [], "", "", api_name="/chat")
+        client.predict("hỏi với ngày sai", [], "2024-05-01", "2023-01-01", api_name="/chat")
+        client.predict(api_name="/new_chat")
+    assert session_size() == before

@@ -113,19 +113,27 @@ def chat_tab(app: Any) -> ChatTab:
             gr.HTML("<h3>Nguồn trích dẫn</h3>")
             sources = gr.HTML(sources_panel_html([]), elem_id="hd-sources")
 
+    # The chat's outputs only ever get plain values, never gr.update(): once a component
+    # has had a property update in a session, Gradio 6.31 stores one more copy of it in
+    # that session every time it is then used as an input or given a value — a leak of
+    # one component per question (found by the soak benchmark; test_web_api checks that
+    # a session stays the same size). So the question box is "kept" by sending it back.
+
     def on_ask(q: str, sess: Any, src: Any, since: Any, until: Any) -> Any:
         from rag.retrieve import FilterError
         from rag.web.render import notice_html
 
+        shown = sess if sess is not None else new_chat().session
         try:
             f = app.filters(src, since, until)
             app.assistant.retriever.allowed_articles(f)  # checks the dates before asking
         except FilterError as exc:
+            msg = notice_html(str(exc), kind="error")
             yield (
-                gr.update(),
-                gr.update(),
-                gr.update(),
-                notice_html(str(exc), kind="error"),
+                shown.messages(),
+                shown.sources_html(),
+                shown.copy_text(),
+                msg,
                 sess,
                 q,
             )
@@ -138,11 +146,18 @@ def chat_tab(app: Any) -> ChatTab:
                     view.copy_text,
                     view.status_html,
                     view.session,
-                    "" if view.done and view.session.turns else gr.update(),
+                    "" if view.done and view.session.turns else q,
                 )
         except Exception as exc:  # shown on the page, logged; the conversation is kept
             msg = notice_html(failed(exc), kind="error")
-            yield (sess.messages() if sess else []), gr.update(), gr.update(), msg, sess, q
+            yield (
+                shown.messages(),
+                shown.sources_html(),
+                shown.copy_text(),
+                msg,
+                sess,
+                q,
+            )
 
     outputs = [chatbot, sources, copy_box, status, session, question]
     inputs = [question, session, filters.sources, filters.since, filters.until]
