@@ -1,6 +1,8 @@
 """rag.web.auth: hashed passwords, the users setting, and the rule for public addresses."""
 
+import asyncio
 import doctest
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +34,12 @@ def test_users_setting_parses_and_rejects_plain_passwords():
     with pytest.raises(SettingsError, match="hash-password"):
         auth.parse_users("an:matkhau")
     check = auth.make_auth(f"an:{h}")
-    assert check("an", "x" * 8) and not check("an", "y" * 8) and not check("", "")
+    assert check is not None and inspect.iscoroutinefunction(check)  # off the event loop
+
+    def login(name: str, password: str) -> bool:
+        return asyncio.run(check(name, password))
+
+    assert login("an", "x" * 8) and not login("an", "y" * 8) and not login("", "")
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,10 @@ from rag.types import Filters
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
 TITLE = "hoidap — Hỏi đáp tài liệu công tác dân vận"
+# Temporary files (Gradio's copies of uploads and downloads, briefing exports) are swept
+# every TEMP_SWEEP_S and removed once older than TEMP_MAX_AGE_S.
+TEMP_SWEEP_S = 3600
+TEMP_MAX_AGE_S = 86400
 
 
 def _slug(text: str) -> str:
@@ -40,6 +44,25 @@ class WebApp:
         self._briefer: Any = None
         self._lock = threading.Lock()
         self.demo: Any = None  # the gr.Blocks once launched (demo.close() stops it)
+        self._exports: Path | None = None
+
+    def _export_root(self) -> Path:
+        """This app's folder for briefing exports; exports older than a day are removed."""
+        import shutil
+        import time
+
+        with self._lock:
+            if self._exports is None:
+                self._exports = Path(tempfile.mkdtemp(prefix="hoidap-exports-"))
+            root = self._exports
+        cutoff = time.time() - TEMP_MAX_AGE_S
+        for old in root.iterdir():
+            try:
+                if old.stat().st_mtime < cutoff:
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                continue
+        return root
 
     # -- helpers over the index ---------------------------------------------------
     @property
@@ -89,7 +112,14 @@ class WebApp:
 
         from rag.web import tabs
 
-        with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as demo:
+        # Gradio keeps a copy of every uploaded and downloaded file in its temporary folder;
+        # without delete_cache those copies stay until the disk is full.
+        with gr.Blocks(
+            title=TITLE,
+            analytics_enabled=False,
+            fill_width=True,
+            delete_cache=(TEMP_SWEEP_S, TEMP_MAX_AGE_S),
+        ) as demo:
             gr.HTML(
                 f'<div class="hd-header"><h1>{TITLE}</h1><div class="hd-sub">'
                 "Trả lời dựa trên tài liệu đã nạp, mỗi ý có trích dẫn [n]; bấm [n] để xem đoạn "
@@ -137,7 +167,7 @@ class WebApp:
     def brief_files(self, briefing: Any) -> tuple[Path, Path]:
         from rag.briefing import write_briefing
 
-        folder = Path(tempfile.mkdtemp(prefix="hoidap-brief-"))
+        folder = Path(tempfile.mkdtemp(prefix="hoidap-brief-", dir=self._export_root()))
         stem = f"tom-tat-{_slug(briefing.topic)}"
         return (
             write_briefing(briefing, folder / f"{stem}.md"),
@@ -174,5 +204,8 @@ class WebApp:
             "ssr_mode": False,
             "pwa": False,
             "mcp_server": False,
+            # Gradio 6 would keep every question and answer in the browser (and offer to
+            # upload them to a Hugging Face bucket); the next user of that browser sees them.
+            "run_history": False,
         }
         return demo.launch(**{**options, **kwargs})

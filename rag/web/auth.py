@@ -6,20 +6,23 @@ Hashes look like ``scrypt$16384$8$1$<salt>$<key>`` (base64, standard library onl
 >>> h = hash_password("mật khẩu", n=2**10)
 >>> verify_password("mật khẩu", h), verify_password("sai", h)
 (True, False)
+>>> import asyncio
 >>> check = make_auth(f"an:{h}")
->>> check("an", "mật khẩu"), check("an", "sai"), check("binh", "mật khẩu")
-(True, False, False)
+>>> [asyncio.run(check(*login)) for login in [("an", "mật khẩu"), ("an", "sai"), ("binh", "x")]]
+[True, False, False]
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import ipaddress
 import os
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 
 from rag.settings import Settings, SettingsError
 
@@ -60,8 +63,17 @@ def parse_users(spec: str) -> dict[str, str]:
     return users
 
 
-def make_auth(spec: str) -> Callable[[str, str], bool] | None:
-    """Gradio's ``auth`` callable for the configured users, or None when login is off."""
+# One scrypt check at a time in the whole process: a flood of login attempts then uses
+# one core at most and queues, instead of taking every core from the people being answered.
+_VERIFY_SLOT = threading.Lock()
+
+
+def make_auth(spec: str) -> Callable[[str, str], Awaitable[bool]] | None:
+    """Gradio's ``auth`` callable for the configured users, or None when login is off.
+
+    It is a coroutine function: Gradio awaits it inside its login route, and the scrypt
+    check (about 40 ms) runs in a worker thread, so login attempts never hold the server's
+    event loop (``bench/login_flood.py`` measures what they cost everyone else)."""
     users = parse_users(spec)
     if not users:
         return None
@@ -69,11 +81,15 @@ def make_auth(spec: str) -> Callable[[str, str], bool] | None:
 
     def check(username: str, password: str) -> bool:
         stored = users.get(username)
-        # unknown users cost the same scrypt as known ones (no timing oracle)
-        ok = verify_password(password, stored or dummy)
+        with _VERIFY_SLOT:
+            # unknown users cost the same scrypt as known ones (no timing oracle)
+            ok = verify_password(password, stored or dummy)
         return ok and stored is not None
 
-    return check
+    async def auth(username: str, password: str) -> bool:
+        return await asyncio.to_thread(check, username, password)
+
+    return auth
 
 
 def is_loopback(host: str) -> bool:
