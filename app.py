@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.hash_password:
         return hash_password_cli()
+    from rag.web.memory import limit_malloc_arenas, start_trimmer
+
+    limit_malloc_arenas()  # before the model and server threads start (rag/web/memory.py)
+
     from rag.settings import SettingsError, load_settings
     from rag.web.auth import UnsafeBind, bind_warning, parse_users
 
@@ -79,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     app = WebApp(Assistant(settings))
     print("Đang nạp mô hình và chỉ mục…", file=sys.stderr, flush=True)
     app.warm_up()
+    start_trimmer(every_s=30)
     app.launch()
     return 0
 
