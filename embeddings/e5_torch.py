@@ -386,8 +386,9 @@ def padded_length(n: int) -> int:
 
     The CPU kernels behind the bfloat16 products keep state for every input shape they
     see, so a long-running process that embeds texts of every length from 3 to 512 tokens
-    grew by about 2.5 MB per new length (724 -> 1,297 MB over 40 varied batches; with the
-    padding: 724 -> 744 MB, flat). Padded tokens are masked out of attention and pooling.
+    kept growing (``bench/embed_memory.py``, 40 varied batches: 723 -> 1,340 MB; with the
+    padding 724 -> 759 MB, flat after the first 10). Padded tokens are masked out of
+    attention and pooling.
     """
     step = 16 if n <= 128 else 64
     return min(-(-n // step) * step, 512) if n <= 512 else n
