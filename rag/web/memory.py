@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import threading
@@ -27,6 +28,7 @@ log = logging.getLogger("hoidap.web")
 M_ARENA_MAX = -8  # <malloc.h>
 
 
+@functools.cache  # find_library may run ldconfig: look it up once
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     if not name:

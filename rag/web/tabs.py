@@ -124,19 +124,23 @@ def chat_tab(app: Any) -> ChatTab:
         from rag.web.render import notice_html
 
         shown = sess if sess is not None else new_chat().session
+
+        def unchanged(status_html: str) -> tuple[Any, ...]:
+            """The page as it was (conversation and question kept) with a new status."""
+            return (
+                shown.messages(),
+                shown.sources_html(),
+                shown.copy_text(),
+                status_html,
+                sess,
+                q,
+            )
+
         try:
             f = app.filters(src, since, until)
             app.assistant.retriever.allowed_articles(f)  # checks the dates before asking
         except FilterError as exc:
-            msg = notice_html(str(exc), kind="error")
-            yield (
-                shown.messages(),
-                shown.sources_html(),
-                shown.copy_text(),
-                msg,
-                sess,
-                q,
-            )
+            yield unchanged(notice_html(str(exc), kind="error"))
             return
         try:
             for view in respond(app.assistant, app.catalog, sess, q, f):
@@ -149,15 +153,7 @@ def chat_tab(app: Any) -> ChatTab:
                     "" if view.done and view.session.turns else q,
                 )
         except Exception as exc:  # shown on the page, logged; the conversation is kept
-            msg = notice_html(failed(exc), kind="error")
-            yield (
-                shown.messages(),
-                shown.sources_html(),
-                shown.copy_text(),
-                msg,
-                sess,
-                q,
-            )
+            yield unchanged(notice_html(failed(exc), kind="error"))
 
     outputs = [chatbot, sources, copy_box, status, session, question]
     inputs = [question, session, filters.sources, filters.since, filters.until]
