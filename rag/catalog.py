@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from embeddings.cache import BUSY_TIMEOUT_S, enable_wal
 from rag.types import Article, Chunk
 
 SCHEMA_VERSION = 1
@@ -102,9 +103,9 @@ class Catalog:
             # check_same_thread=False only so that close() and the sweep may close a
             # connection from another thread; each one is used by its own thread only
             con = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
-            con.execute("PRAGMA journal_mode=WAL")
+            enable_wal(con)
             con.execute("PRAGMA synchronous=FULL")
             with self._conns_lock:
                 for key, (thread, old) in list(self._conns.items()):

@@ -186,3 +186,27 @@ def test_survives_killed_process(tmp_path: Path) -> None:
         assert c.get_many("m", ["committed"])[0] is not None
         assert c.count() == 1
         assert c._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_caches_opened_at_once_on_a_new_file(tmp_path):
+    """An upload and an evaluation may open the cache together on a new home."""
+    import threading
+
+    errors = []
+    for round_ in range(200):  # rarer than the catalog's race: 20 rounds missed it
+        path = tmp_path / f"r{round_}" / "embeddings.sqlite"
+        start = threading.Barrier(6)
+
+        def open_cache(path=path, start=start):
+            start.wait()
+            try:
+                EmbeddingCache(path).close()
+            except BaseException as exc:  # collected: the assert below names them
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_cache) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    assert errors == []
