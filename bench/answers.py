@@ -54,7 +54,7 @@ def main() -> int:
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="hoidap-answers-"))
     settings = load_settings(home, env={}, index=args.index)
     if args.corpus:
-        from corpus.ingest import ingest
+        from rag.index.ingest import ingest
 
         ingest(args.corpus, settings)
     assistant = Assistant(settings, refusal_threshold=args.threshold)

@@ -31,8 +31,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from corpus.ingest import IngestProgress, ingest  # noqa: E402
-from rag.index import Index  # noqa: E402
+from rag.index.index import Index  # noqa: E402
+from rag.index.ingest import IngestProgress, ingest  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
 

@@ -56,10 +56,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench.common import contains, percentile  # noqa: E402
+from corpus.text import has_diacritics, tokens  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
-from rag.retrieve import HybridRetriever, article_of  # noqa: E402
+from rag.retrieval.retrieve import HybridRetriever, article_of  # noqa: E402
 from rag.settings import Settings, load_settings  # noqa: E402
-from rag.text import has_diacritics, tokens  # noqa: E402
 
 DEPTH = 100  # chunks asked of each single retriever
 
@@ -100,7 +100,7 @@ def write_corpus(contexts: Path, home: Path, name: str) -> Path:
 
 
 def prepare(name: str, contexts: Path, home: Path, *, quiet: bool = False) -> Settings:
-    from corpus.ingest import ingest
+    from rag.index.ingest import ingest
 
     settings = load_settings(home, env={}, index=name)
     corpus = write_corpus(contexts, home, name)
@@ -161,7 +161,7 @@ def bigram_tokens(text: str) -> list[str]:
 
 
 def _register_bigram_analyzers() -> None:
-    from rag.bm25 import ANALYZERS
+    from rag.index.bm25 import ANALYZERS
 
     ANALYZERS.setdefault("vi_bigrams", _with_bigrams(ANALYZERS["vi"]))
     ANALYZERS.setdefault("ascii_bigrams", _with_bigrams(ANALYZERS["ascii"]))
@@ -179,7 +179,7 @@ class ProposedRetriever(HybridRetriever):
             _register_bigram_analyzers()
 
     def _bm25_index(self, analyzer: str) -> Any:
-        from rag.bm25 import BM25Index
+        from rag.index.bm25 import BM25Index
 
         base = self.index.bm25(analyzer)
         if not self.bigrams:
@@ -401,7 +401,7 @@ def _query_vectors(settings: Settings, embedder: Any, texts: list[str]) -> np.nd
 
 def collect_signals(arg: str, home: Path, limit: int | None) -> Signals:
     from embeddings.cache import CachedEmbedder, EmbeddingCache
-    from rag.bm25 import BM25Index
+    from rag.index.bm25 import BM25Index
 
     name, qpath, cpath = set_paths(arg)
     settings = prepare(name, cpath, home, quiet=True)
@@ -760,7 +760,7 @@ def main() -> int:
         return 0
 
     if args.answers and args.threshold is None:
-        from rag.extractive import CALIBRATION_FILE
+        from rag.answer.extractive import CALIBRATION_FILE
 
         if not CALIBRATION_FILE.is_file():
             raise SystemExit(

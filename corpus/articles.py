@@ -1,6 +1,6 @@
 """From loaded documents to cleaned ``Article`` records.
 
->>> from rag.types import RawDocument
+>>> from corpus.types import RawDocument
 >>> doc = RawDocument(id="a1", path="tin/a1.txt", format="txt", text=(
 ...     "Sơn La tăng cường công tác dân vận\\n\\n"
 ...     "(Baosonla.vn) - Sáng 5/3, Ban Dân vận Tỉnh ủy Sơn La tổ chức hội nghị giao ban.\\n\\n"
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from corpus.clean import RepeatedLines, clean_document, learn_repeated_lines
 from corpus.metadata import extract_author, extract_source, find_publication_date
 from corpus.places import extract_places
-from rag.text import clean_display
-from rag.types import Article, RawDocument, SkippedFile
+from corpus.text import clean_display
+from corpus.types import Article, RawDocument, SkippedFile
 
 __all__ = ["EmptyArticle", "build_article", "build_articles"]
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from rag.text import count_tokens
-from rag.types import Article, Chunk
+from corpus.text import count_tokens
+from corpus.types import Article, Chunk
 
 # Abbreviations that end with a full stop and are followed by a capitalised word.
 _ABBREVIATIONS = frozenset(

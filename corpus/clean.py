@@ -45,9 +45,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
 
-from corpus.metadata import is_date_line, split_source_marker
-from rag.text import clean_display, search_key
-from rag.types import RawDocument
+from corpus.stamps import is_date_line, split_source_marker
+from corpus.text import clean_display, search_key
+from corpus.types import RawDocument
 
 __all__ = [
     "CleanedDoc",

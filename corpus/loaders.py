@@ -25,7 +25,7 @@ Rules:
   JSONL record whose id was already used is skipped as a duplicate.
 * Fingerprints: sha256 of the file's bytes, or of the JSONL line's bytes.
 * Text is NFC with ``\\n`` line breaks and otherwise as close to the source as the
-  format allows; cleaning happens later (``rag.text.clean_display`` and friends).
+  format allows; cleaning happens later (``corpus.text.clean_display`` and friends).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from corpus.formats.pdf import parse_pdf
 from corpus.formats.text import parse_markdown, parse_text
 from corpus.formats.webpage import parse_html
 from corpus.formats.word import parse_docx
-from rag.types import RawDocument, SkippedFile
+from corpus.types import RawDocument, SkippedFile
 
 __all__ = [
     "SUPPORTED_SUFFIXES",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import cache, lru_cache
 
-from rag.text import canonical_tones, nfc, search_key
+from corpus.text import canonical_tones, nfc, search_key
 
 __all__ = ["POST_2025_PROVINCES", "PROVINCES", "extract_places", "is_place_name"]
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from corpus.sqlite import BUSY_TIMEOUT_S, enable_wal
 from embeddings.base import Embedder
 
 _SCHEMA = """
@@ -39,27 +39,6 @@ CREATE TABLE IF NOT EXISTS embeddings (
     PRIMARY KEY (model_id, text_hash)
 ) WITHOUT ROWID
 """
-BUSY_TIMEOUT_S = 30.0
-
-
-def enable_wal(con: sqlite3.Connection) -> None:
-    """Put the database in WAL mode. On a new file the switch needs the database to
-    itself and SQLite fails at once ("database is locked") instead of waiting, so two
-    connections opened together on a new file (two uploads at once, or an upload and an
-    evaluation) retry until the busy timeout. WAL is stored in the file: afterwards this
-    is a no-op that never waits. Used by this cache and by ``rag.catalog``."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                con.close()
-                raise
-            time.sleep(0.02)
-
-
 _CHUNK = 500  # host parameters per SELECT (SQLite's default limit is 32766)
 
 

@@ -4,13 +4,13 @@
 
 Method: index the QA set's passages (one article per context). For each of ``--limit``
 questions (the first N in file order), compute the best sentence evidence (see
-``rag.extractive``) twice: once as asked (the gold passage is in the index: the answer
+``rag.answer.extractive``) twice: once as asked (the gold passage is in the index: the answer
 exists) and once with the gold passage filtered out (the answer does not exist: it should
 be refused). The threshold is the highest evidence value that still keeps at least
 ``--keep`` (default 95%) of the answerable questions answered: an assistant that refuses
 a fifth of what it could answer is not useful, and near misses (wrong year, place or
 concept) are refused by the answerer's explicit checks, not by this threshold.
-The result goes to ``rag/data/refusal.json`` with the figures behind it.
+The result goes to ``rag/answer/data/refusal.json`` with the figures behind it.
 
 The seed test set (evals/seed_qa.jsonl) is deliberately NOT used here, so that the seed
 results reported in docs/BENCHMARKS.md are measured on data the threshold never saw.
@@ -32,10 +32,10 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from corpus.ingest import ingest  # noqa: E402
+from rag.answer.extractive import CALIBRATION_FILE  # noqa: E402
+from rag.answer.question import analyze  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
-from rag.extractive import CALIBRATION_FILE  # noqa: E402
-from rag.question import analyze  # noqa: E402
+from rag.index.ingest import ingest  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.types import Filters  # noqa: E402
 

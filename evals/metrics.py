@@ -13,7 +13,7 @@ Retrieval (``ranked``: ids best first; ``relevant``: the gold ids; an id repeate
 * ``ndcg_at_k``: binary-gain nDCG, ``DCG = sum 1/log2(rank+1)`` over relevant ranks ≤ k,
   divided by the DCG of a perfect ranking of ``min(|relevant|, k)`` relevant ids.
 
-Answers (``normalize``: citation markers dropped, then ``rag.text.tokens``: NFC, one
+Answers (``normalize``: citation markers dropped, then ``corpus.text.tokens``: NFC, one
 tone-mark placement, lower case, syllables and numbers, punctuation dropped):
 
 * ``exact_match``: 1 if the normalised prediction equals a normalised gold answer;
@@ -32,10 +32,10 @@ repeated in one sentence counts once), and ``supports(claim, passage)`` judges s
   do not (ALCE's "irrelevant citation" test); ``citation precision`` = correct citations /
   citations (0 when the answer has statements but no citations, as in ALCE).
 
-The offline ``supports`` is ``lexical_support``: ``rag.support.support_score(claim,
-passage) >= rag.support.SUPPORT_THRESHOLD`` (0.67). Its exact definition (content-token and
+The offline ``supports`` is ``lexical_support``: ``rag.answer.support.support_score(claim,
+passage) >= rag.answer.support.SUPPORT_THRESHOLD`` (0.67). Its exact definition (content-token and
 content-bigram overlap, a missing number scores 0, names must appear contiguously) is in the
-``rag.support`` docstring and in docs/EVALUATION.md.
+``rag.answer.support`` docstring and in docs/EVALUATION.md.
 
 >>> hit_at_k(["b", "a"], {"a"}, 1), mrr_at_k(["b", "a"], {"a"}, 10)
 (0.0, 0.5)
@@ -54,8 +54,8 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.support import SUPPORT_THRESHOLD, clean_claim, support_score
-from rag.text import search_key, tokens
+from corpus.text import search_key, tokens
+from rag.answer.support import SUPPORT_THRESHOLD, clean_claim, support_score
 
 Supports = Callable[[str, str], bool]
 
@@ -111,7 +111,7 @@ def contains(answer: str, gold: str) -> bool:
 
 
 def normalize(text: str) -> list[str]:
-    """Answer tokens for EM/F1: citation markers removed, then ``rag.text.tokens``."""
+    """Answer tokens for EM/F1: citation markers removed, then ``corpus.text.tokens``."""
     return tokens(clean_claim(text))
 
 
@@ -158,13 +158,13 @@ class Statement:
 def statements(answer_text: str) -> list[Statement]:
     """Split an answer into statements with their citation numbers.
 
-    Uses the same reader as the LLM answer post-check (``rag.llm``): sentences by
+    Uses the same reader as the LLM answer post-check (``rag.answer.llm``): sentences by
     ``corpus.chunking.split_sentences``, markers ``[1]``, ``[1, 2]``, ``[1-3]`` (also after
     the full stop), list items as separate statements, each number once per statement.
     An uncited piece ending in a one-letter initial ("… bản dịch của John C.") is joined
     to the next piece: the sentence splitter cut a name, not a sentence.
     """
-    from rag.llm import _split_reply  # the one parser of "[n]"-cited text in the project
+    from rag.answer.llm import _split_reply  # the one parser of "[n]"-cited text in the project
 
     out: list[Statement] = []
     pending: Statement | None = None
@@ -189,7 +189,7 @@ _INITIAL_END = re.compile(r"(?:^|[\s(])[A-ZĐ]\.$")
 
 
 def lexical_support(claim: str, passage: str) -> bool:
-    """The offline support scorer: ``support_score >= SUPPORT_THRESHOLD`` (rag.support)."""
+    """The offline support scorer: ``support_score >= SUPPORT_THRESHOLD`` (rag.answer.support)."""
     return support_score(claim, passage) >= SUPPORT_THRESHOLD
 
 

@@ -7,7 +7,7 @@
 What it writes into ``out_dir``:
 
 * ``results.jsonl``: one line per question, appended and flushed as soon as the question
-  is scored: the answer (``rag.render.answer_to_dict``: text, refused, citations, retrieved,
+  is scored: the answer (``rag.answer.render.answer_to_dict``: text, refused, citations, retrieved,
   timings), the rankings used for the retrieval metrics, every metric per system, the
   outcome (``correct``, ``failure``). A question that cannot be asked gets ``{"id",
   "error"}``.
@@ -33,9 +33,9 @@ from typing import Any
 from evals.aggregate import summarize
 from evals.scoring import HOIDAP_DESCRIPTION, SYSTEM, GoldPassages, K, evaluate_item, metric_names
 from evals.testset import QASet, load_qa_set, write_corpus
+from rag.answer.support import SUPPORT_THRESHOLD
 from rag.assistant import Assistant, QuestionError
 from rag.settings import Settings
-from rag.support import SUPPORT_THRESHOLD
 
 __all__ = ["SYSTEM", "EvalError", "load_results", "metric_names", "run_eval"]
 
@@ -53,7 +53,7 @@ def settings_for(qa: QASet, settings: Settings) -> Settings:
 
 
 def _ingest(paths: Sequence[Path], settings: Settings, assistant: Assistant) -> None:
-    from corpus.ingest import ingest
+    from rag.index.ingest import ingest
 
     report = ingest(list(paths), settings, embedder=assistant.embedder)
     if report.skipped and not (report.added or report.updated or report.unchanged):
@@ -251,7 +251,7 @@ def run_eval(
             "seconds_baseline_build": round(baselines_build_s, 1),
             "seconds_total": round(time.perf_counter() - t_start, 1),
             "bootstrap": "percentile, 1000 resamples, seed 0, 95%",
-            "support_scorer": f"rag.support.support_score >= {SUPPORT_THRESHOLD}",
+            "support_scorer": f"rag.answer.support.support_score >= {SUPPORT_THRESHOLD}",
         }
     }
     summary = summarize(qa, rows, systems, extra)

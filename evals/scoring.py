@@ -136,7 +136,7 @@ def evaluate_item(
     item: QAItem, assistant: Assistant, baselines: Sequence[Any], gold: GoldPassages
 ) -> dict[str, Any]:
     """Ask, rank, score: the results.jsonl row of one question."""
-    from rag.render import answer_to_dict
+    from rag.answer.render import answer_to_dict
 
     answer = assistant.ask(item.question, history=item.history)
     t0 = time.perf_counter()

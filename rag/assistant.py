@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from embeddings.base import Embedder
-from rag.extractive import ExtractiveAnswerer
-from rag.followup import contextualize
-from rag.index import Index
-from rag.injection import blank_instructions
-from rag.retrieve import HybridRetriever
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.followup import contextualize
+from rag.answer.injection import blank_instructions
+from rag.index.index import Index
+from rag.retrieval.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.types import Answer, Filters, ScoredChunk, Turn
 
@@ -75,7 +75,7 @@ class Assistant:
             s = self.settings
             reranker = None
             if s.reranker:
-                from rag.rerank import CrossEncoderReranker
+                from rag.retrieval.rerank import CrossEncoderReranker
 
                 reranker = CrossEncoderReranker(s.reranker)
             self._retriever = HybridRetriever(
@@ -114,7 +114,7 @@ class Assistant:
 
     def _llm_parts(self) -> tuple[Any, Any]:
         if self._llm is None:
-            from rag.llm import LLMAnswerer, make_chat_model
+            from rag.answer.llm import LLMAnswerer, make_chat_model
 
             s = self.settings
             self._chat_model = make_chat_model(
@@ -153,7 +153,7 @@ class Assistant:
         if not history:
             return question, None
         if self.settings.answerer != "extractive":
-            from rag.llm import LLMError, condense_question
+            from rag.answer.llm import LLMError, condense_question
 
             try:
                 _, chat = self._llm_parts()
@@ -218,7 +218,7 @@ class Assistant:
         retrieved, texts = self._retrieve_consistent(query, filters, timings)
         answer = None
         if self.settings.answerer != "extractive":
-            from rag.llm import LLMError
+            from rag.answer.llm import LLMError
 
             try:
                 llm, _ = self._llm_parts()

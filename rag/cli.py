@@ -1,4 +1,4 @@
-"""``hoidap`` command line: a thin adapter over corpus.ingest and rag.index.
+"""``hoidap`` command line: a thin adapter over rag.index.ingest and rag.index.index.
 
 Exit codes: 0 success, 1 failure, 2 bad usage, 3 partial success (some inputs skipped).
 Messages for people are in Vietnamese; ``--json`` output has English keys for scripts.
@@ -108,7 +108,7 @@ def _waiting(settings: Settings) -> Any:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from corpus.ingest import IngestProgress, ingest
+    from rag.index.ingest import IngestProgress, ingest
 
     settings = _settings(args)
     paths = args.paths or [str(DEFAULT_CORPUS)]
@@ -158,7 +158,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from rag.index import Index
+    from rag.index.index import Index
 
     settings = _settings(args)
     stats = Index(settings, _model_id(settings)).stats()
@@ -178,7 +178,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from rag.index import Index
+    from rag.index.index import Index
 
     settings = _settings(args)
     index = Index(settings, _model_id(settings))
@@ -223,7 +223,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from corpus.ingest import delete_articles
+    from rag.index.ingest import delete_articles
 
     settings = _settings(args)
     deleted = delete_articles(args.ids, settings, _model_id(settings), _waiting(settings))
@@ -270,7 +270,7 @@ def _streamer(assistant: Any) -> Any:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.render import answer_to_dict, format_answer
+    from rag.answer.render import answer_to_dict, format_answer
 
     assistant = _assistant(args)
     if args.json:
@@ -285,8 +285,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from rag.answer.render import format_answer
     from rag.assistant import QuestionError
-    from rag.render import format_answer
     from rag.types import Turn
 
     assistant = _assistant(args)
@@ -326,8 +326,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    from rag.answer.render import answer_to_dict
     from rag.assistant import QuestionError
-    from rag.render import answer_to_dict
     from rag.types import Turn
 
     assistant = _assistant(args)
@@ -418,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ValueError as exc:
         from rag.assistant import QuestionError
-        from rag.retrieve import FilterError
+        from rag.retrieval.retrieve import FilterError
 
         if isinstance(exc, QuestionError | FilterError):
             print(f"Lỗi: {exc}", file=sys.stderr)
@@ -432,8 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except Exception as exc:  # one clear line, not a traceback, for known failures
         from embeddings.base import EmbedderUnavailable
-        from rag.index import DiskFull, IndexBusy, IndexMismatch
-        from rag.store import StoreUnavailable
+        from rag.index.index import DiskFull, IndexBusy, IndexMismatch
+        from rag.index.store import StoreUnavailable
 
         known = IndexBusy | IndexMismatch | StoreUnavailable | EmbedderUnavailable | DiskFull
         if isinstance(exc, known):

@@ -39,7 +39,7 @@ class Settings:
     embedding_model: str = "e5-small"
     embedding_threads: int = 0  # 0 = all cores
     embed_batch_size: int = 64
-    # Chunking, in tokens (syllables, numbers and punctuation marks; see rag.text.count_tokens).
+    # Chunking, in tokens (syllables, numbers and punctuation marks; see corpus.text.count_tokens).
     chunk_tokens: int = 160
     chunk_overlap: int = 32
     # Boilerplate: a line seen in at least this many documents of one source is dropped.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.text import tokens
+from corpus.text import tokens
 
 
 class HashEmbedder:

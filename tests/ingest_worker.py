@@ -7,7 +7,7 @@ The fake embedder sleeps DELAY_S per batch so that kills land mid-ingest.
 import sys
 import time
 
-from corpus.ingest import ingest
+from rag.index.ingest import ingest
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
 

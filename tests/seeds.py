@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from rag.text import nfc
-from rag.types import RawDocument
+from corpus.text import nfc
+from corpus.types import RawDocument
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "corpus" / "articles"
 

@@ -4,9 +4,8 @@ import shutil
 
 import pytest
 
-from corpus.ingest import ingest
-from rag.assistant import Assistant, QuestionError
-from rag.extractive import (
+from corpus.types import Chunk
+from rag.answer.extractive import (
     REFUSAL,
     ExtractiveAnswerer,
     _any_quantity,
@@ -17,11 +16,13 @@ from rag.extractive import (
     key_phrase,
     person_names,
 )
-from rag.followup import contextualize
-from rag.question import analyze
-from rag.retrieve import FilterError, diversify
+from rag.answer.followup import contextualize
+from rag.answer.question import analyze
+from rag.assistant import Assistant, QuestionError
+from rag.index.ingest import ingest
+from rag.retrieval.retrieve import FilterError, diversify
 from rag.settings import load_settings
-from rag.types import Chunk, Filters, ScoredChunk, Turn
+from rag.types import Filters, ScoredChunk, Turn
 from tests.fakes import HashEmbedder
 from tests.seeds import SEED_DIR
 
@@ -314,7 +315,7 @@ class _LengthReranker:
 
 
 def test_reranker_reorders_the_fused_candidates(assistant):
-    from rag.retrieve import HybridRetriever
+    from rag.retrieval.retrieve import HybridRetriever
 
     plain = assistant.retriever
     reranked = HybridRetriever(
@@ -329,7 +330,7 @@ def test_reranker_reorders_the_fused_candidates(assistant):
 def test_missing_reranker_model_fails_fast_with_advice():
     import time
 
-    from rag.rerank import CrossEncoderReranker, RerankerUnavailable
+    from rag.retrieval.rerank import CrossEncoderReranker, RerankerUnavailable
 
     t0 = time.time()
     with pytest.raises(RerankerUnavailable, match="reranker"):
@@ -342,7 +343,7 @@ def test_cross_encoder_code_path_on_a_bundled_model():
     # No cross-encoder ships in a package; loading the bundled MiniLM folder as a
     # CrossEncoder exercises the real loading and scoring code (its head is untrained).
     from embeddings.registry import bundled_minilm_path
-    from rag.rerank import CrossEncoderReranker
+    from rag.retrieval.rerank import CrossEncoderReranker
 
     scores = CrossEncoderReranker(str(bundled_minilm_path())).score("dân vận", ["a", "b c", "d"])
     assert len(scores) == 3 and all(isinstance(s, float) for s in scores)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from corpus.articles import EmptyArticle, build_article, build_articles
-from rag.types import Article, RawDocument, SkippedFile
+from corpus.types import Article, RawDocument, SkippedFile
 from tests.seeds import load_seeds
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.bm25 import BM25Corrupt, BM25Index
+from rag.index.bm25 import BM25Corrupt, BM25Index
 
 DOCS = {
     "c1": "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại 151 cơ quan, đơn vị, doanh nghiệp.",

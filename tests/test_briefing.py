@@ -13,10 +13,10 @@ import docx
 import pytest
 
 import rag.briefing.facts as facts
-from corpus.ingest import ingest
 from rag.assistant import Assistant, QuestionError
 from rag.briefing import BriefingBuilder, to_docx_bytes, to_markdown, write_briefing
 from rag.briefing.export import md_escape
+from rag.index.ingest import ingest
 from rag.settings import load_settings
 from rag.types import Filters
 from tests.fakes import HashEmbedder

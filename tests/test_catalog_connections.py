@@ -1,11 +1,11 @@
-"""rag.catalog: per-thread SQLite connections are closed, not left to the garbage collector."""
+"""rag.index.catalog: per-thread SQLite connections are closed, not left to the GC."""
 
 import gc
 import os
 import threading
 from pathlib import Path
 
-from rag.catalog import Catalog
+from rag.index.catalog import Catalog
 
 
 def _open_files(path: Path) -> int:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from corpus.ingest import ingest
 from rag.assistant import Assistant
-from rag.index import PIPELINE_VERSION, Index
+from rag.index.index import PIPELINE_VERSION, Index
+from rag.index.ingest import ingest
+from rag.index.store import StoreUnavailable
 from rag.settings import load_settings
-from rag.store import StoreUnavailable
 from tests.fakes import HashEmbedder
 from tests.seeds import SEED_DIR
 from tests.test_index import A1, A2, item

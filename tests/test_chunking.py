@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus.chunking import article_version, chunk_article, split_sentences
-from rag.text import count_tokens
-from rag.types import Article
+from corpus.text import count_tokens
+from corpus.types import Article
 
 
 def sents(text):

@@ -14,8 +14,8 @@ from corpus.clean import (
     is_navigation,
     learn_repeated_lines,
 )
-from rag.text import clean_display
-from rag.types import RawDocument
+from corpus.text import clean_display
+from corpus.types import RawDocument
 from tests.seeds import load_seeds
 
 LEAD = (

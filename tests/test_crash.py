@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from corpus.ingest import ingest
 from rag.assistant import Assistant
-from rag.index import Index
+from rag.index.index import Index
+from rag.index.ingest import ingest
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from corpus.ingest import ingest
 from evals import metrics as m
 from evals.compare import compare_runs, render_compare
 from evals.runner import EvalError, load_results, run_eval
+from rag.answer.extractive import REFUSAL
 from rag.assistant import Assistant
 from rag.cli import main as hoidap_main
-from rag.extractive import REFUSAL
+from rag.index.ingest import ingest
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
 from tests.seeds import SEED_DIR

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from corpus.ingest import ingest
 from rag.assistant import Assistant
-from rag.index import Index, IndexBusy
+from rag.index.index import Index, IndexBusy
+from rag.index.ingest import ingest
 from rag.settings import load_settings
 from rag.types import Answer
 from tests.fakes import HashEmbedder
@@ -172,7 +172,7 @@ def test_another_process_ingest_is_seen_by_a_running_assistant(tmp_path):
     )
     (corpus / "an_phu.txt").write_text(version_text(1), encoding="utf-8")
     code = (
-        "import sys; from corpus.ingest import ingest; from rag.settings import load_settings; "
+        "import sys; from rag.index.ingest import ingest; from rag.settings import load_settings; "
         "from tests.fakes import HashEmbedder; "
         f"r = ingest([{str(corpus)!r}], load_settings({str(settings.home)!r}, env={{}}), "
         "embedder=HashEmbedder()); print(len(r.added), len(r.updated))"
@@ -200,7 +200,8 @@ def test_another_process_ingest_is_seen_by_a_running_assistant(tmp_path):
 def _hold_the_lock(settings, seconds: float) -> subprocess.Popen[bytes]:
     """Another process that holds the index's writer lock for a while."""
     code = (
-        "import sys, time; from rag.index import Index; from rag.settings import load_settings; "
+        "import sys, time; from rag.index.index import Index; "
+        "from rag.settings import load_settings; "
         f"idx = Index(load_settings({str(settings.home)!r}, env={{}}), 'fake-hash-64'); "
         "lock = idx.writer_lock(); lock.__enter__(); print('LOCKED', flush=True); "
         f"time.sleep({seconds})"
@@ -238,7 +239,7 @@ def test_a_second_ingest_without_waiting_fails_with_one_clear_line(tmp_path, cap
             ingest([SEED_DIR], settings, embedder=HashEmbedder())
         assert time.monotonic() - t0 < 2
         # the CLI: one line, exit code 1, after saying it waited
-        import corpus.ingest as ci
+        import rag.index.ingest as ci
         from rag.cli import main
 
         real = ci.open_embedder

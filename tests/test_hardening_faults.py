@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.bm25 import BM25Index
-from rag.index import PIPELINE_VERSION, Index
+from rag.index.bm25 import BM25Index
+from rag.index.index import PIPELINE_VERSION, Index
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
 from tests.test_index import A1, A2, item

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from corpus.formats import clean_field, normalize_text
 from corpus.loaders import SUPPORTED_SUFFIXES, iter_documents
-from rag.text import canonical_tones, clean_display, nfc, search_key, strip_diacritics, tokens
-from rag.types import RawDocument, SkippedFile
+from corpus.text import canonical_tones, clean_display, nfc, search_key, strip_diacritics, tokens
+from corpus.types import RawDocument, SkippedFile
 from tests.test_loaders import make_pdf
 
 FUZZ = settings(

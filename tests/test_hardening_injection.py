@@ -25,11 +25,11 @@ from typing import Any
 
 import pytest
 
-from corpus.ingest import ingest
+from rag.answer.injection import is_instruction
+from rag.answer.llm import REFUSAL_TEXT, LLMAnswerer
+from rag.answer.prompts import load_prompt
 from rag.assistant import Assistant
-from rag.injection import is_instruction
-from rag.llm import REFUSAL_TEXT, LLMAnswerer
-from rag.prompts import load_prompt
+from rag.index.ingest import ingest
 from rag.settings import load_settings
 from rag.types import Answer
 from tests.fakes import HashEmbedder

@@ -22,13 +22,14 @@ import docx
 import pytest
 
 from corpus.encodings import encode_cp1258
-from corpus.ingest import EXIT_PARTIAL, ingest
 from corpus.loaders import iter_documents
+from corpus.types import RawDocument, SkippedFile
 from rag.assistant import Assistant, QuestionError
-from rag.index import Index
-from rag.retrieve import FilterError
+from rag.index.index import Index
+from rag.index.ingest import EXIT_PARTIAL, ingest
+from rag.retrieval.retrieve import FilterError
 from rag.settings import load_settings
-from rag.types import Filters, RawDocument, SkippedFile
+from rag.types import Filters
 from tests.fakes import HashEmbedder
 from tests.seeds import SEED_DIR
 from tests.test_loaders import make_pdf

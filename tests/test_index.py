@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from corpus.chunking import article_version, chunk_article
-from rag.index import PIPELINE_VERSION, Index, IndexBusy, IndexMismatch, WriteItem
+from corpus.types import Article
+from rag.index.index import PIPELINE_VERSION, Index, IndexBusy, IndexMismatch, WriteItem
 from rag.settings import load_settings
-from rag.types import Article
 from tests.fakes import HashEmbedder
 
 

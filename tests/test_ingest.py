@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from corpus.ingest import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, ingest
-from rag.index import Index
+from rag.index.index import Index
+from rag.index.ingest import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, ingest
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
 from tests.seeds import SEED_DIR

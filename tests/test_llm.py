@@ -18,7 +18,8 @@ from langchain_core.language_models.fake_chat_models import (
 )
 from langchain_core.messages import AIMessage, AIMessageChunk
 
-from rag.llm import (
+from corpus.types import Chunk
+from rag.answer.llm import (
     REFUSAL_TEXT,
     LLMAnswerer,
     LLMError,
@@ -26,8 +27,8 @@ from rag.llm import (
     make_chat_model,
     model_label,
 )
-from rag.prompts import Prompt, PromptError, load_prompt
-from rag.types import Answer, Chunk, Citation, ScoredChunk, Turn
+from rag.answer.prompts import Prompt, PromptError, load_prompt
+from rag.types import Answer, Citation, ScoredChunk, Turn
 
 ARTICLE_A = (
     "Hà Tĩnh tập huấn công tác dân vận\n\n"

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from corpus.chunking import chunk_article
-from rag.llm import (
+from corpus.types import Article
+from rag.answer.llm import (
     REFUSAL_TEXT,
     LLMAnswerer,
     LLMError,
@@ -25,7 +26,7 @@ from rag.llm import (
     make_chat_model,
     model_label,
 )
-from rag.types import Answer, Article, Citation, ScoredChunk, Turn
+from rag.types import Answer, Citation, ScoredChunk, Turn
 from tests.llm_server import LlamaServer, free_port, llama_server, missing_requirements, model_path
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ from corpus import loaders
 from corpus.encodings import encode_cp1258, encode_tcvn3, encode_vni
 from corpus.formats import word
 from corpus.loaders import SUPPORTED_SUFFIXES, iter_documents
-from rag.types import RawDocument, SkippedFile
+from corpus.types import RawDocument, SkippedFile
 
 REPORT = (
     "Ban Dân vận Tỉnh ủy tổ chức hội nghị tổng kết công tác dân vận năm 2021, triển khai "

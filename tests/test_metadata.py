@@ -9,17 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus.clean import CleanedDoc
-from corpus.metadata import (
-    extract_author,
-    extract_date,
-    extract_source,
-    find_publication_date,
-    is_date_line,
-    parse_date_field,
-    split_source_marker,
-)
+from corpus.metadata import extract_author, extract_source, find_publication_date
 from corpus.places import POST_2025_PROVINCES, PROVINCES, extract_places, is_place_name
-from rag.types import RawDocument
+from corpus.stamps import extract_date, is_date_line, parse_date_field, split_source_marker
+from corpus.types import RawDocument
 
 # ---------------------------------------------------------------- dates
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from corpus.chunking import split_sentences
-from rag.support import (
+from rag.answer.support import (
     STOPWORDS,
     SUPPORT_THRESHOLD,
     best_supporting_span,
@@ -105,7 +105,7 @@ UNSUPPORTED: list[tuple[str, str]] = [
     ("Hội nghị tập huấn được tổ chức trực tuyến tới các điểm cầu.", P_HATINH),
     ("Ban Dân vận Tỉnh ủy phối hợp với Mặt trận tổ chức hội nghị biểu dương.", P_HOINGHI),
 ]
-# Cases a lexical scorer gets wrong, kept to document its limits (see rag.support).
+# Cases a lexical scorer gets wrong, kept to document its limits (see rag.answer.support).
 BORDERLINE_SUPPORTED = [
     # true (11.615 is the number of files received) but "tiếp nhận" is an inference
     ("Số hồ sơ tiếp nhận là 11.615 [1].", P_KETQUA),

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.text import (
+from corpus.text import (
     canonical_tones,
     clean_display,
     count_tokens,

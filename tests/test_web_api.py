@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from corpus.ingest import ingest
 from rag.assistant import Assistant
+from rag.index.ingest import ingest
 from rag.settings import load_settings
 from rag.web.app import WebApp
 from rag.web.auth import hash_password

@@ -4,11 +4,12 @@ import shutil
 
 import pytest
 
-from corpus.ingest import ingest
+from corpus.types import Chunk
 from rag.assistant import Assistant, QuestionError
-from rag.retrieve import FilterError
+from rag.index.ingest import ingest
+from rag.retrieval.retrieve import FilterError
 from rag.settings import load_settings
-from rag.types import Answer, Chunk, Citation, Filters, ScoredChunk
+from rag.types import Answer, Citation, Filters, ScoredChunk
 from rag.web.chat import ChatSession, new_chat, parse_filters, respond
 from rag.web.examples import example_questions
 from tests.fakes import HashEmbedder

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 import rag.web.corpus as cp
-from corpus.ingest import ingest
-from rag.index import Index
+from rag.index.index import Index
+from rag.index.ingest import ingest
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
 from tests.seeds import SEED_DIR

@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from corpus.ingest import ingest
 from evals.runner import EvalError
 from rag.assistant import Assistant
+from rag.index.ingest import ingest
 from rag.settings import load_settings
 from rag.web.evaluation import run_folder, run_testset
 from tests.fakes import HashEmbedder

@@ -6,8 +6,9 @@ from html.parser import HTMLParser
 import pytest
 
 import rag.web.render as render
+from corpus.types import Chunk
 from rag.briefing.model import Briefing, KeyFigure, Quote, Source, Statement, TimelineEvent
-from rag.types import Answer, Chunk, Citation, Filters, ScoredChunk
+from rag.types import Answer, Citation, Filters, ScoredChunk
 from rag.web.render import (
     TurnSources,
     answer_message_html,

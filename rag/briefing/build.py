@@ -14,7 +14,7 @@ first citation.
 
 With an LLM configured (``answerer`` = openai / ollama) the overview and key points are
 written by the model from the same sources, and each sentence is kept only if it cites a
-source that supports it (``rag.support``); figures and the timeline stay extractive. If
+source that supports it (``rag.answer.support``); figures and the timeline stay extractive. If
 the model fails, the extractive text is used and a notice says so.
 """
 
@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from corpus.text import search_key, tokens
 from rag.briefing.facts import find_date, find_figures, snippet
 from rag.briefing.model import (
     Briefing,
@@ -36,7 +37,6 @@ from rag.briefing.model import (
     TimelineEvent,
     date_label,
 )
-from rag.text import search_key, tokens
 from rag.types import Filters, ScoredChunk
 
 FIGURE_FACTOR = 0.75  # figures/timeline: sentences with evidence >= this x threshold
@@ -84,7 +84,7 @@ class BriefingBuilder:
     @property
     def retriever(self) -> Any:
         if self._retriever is None:
-            from rag.retrieve import HybridRetriever
+            from rag.retrieval.retrieve import HybridRetriever
 
             s = self.assistant.settings
             self._retriever = HybridRetriever(
@@ -100,8 +100,8 @@ class BriefingBuilder:
 
     # -- building ------------------------------------------------------------------
     def build(self, topic: str, filters: Filters | None = None) -> Briefing:
-        from rag.extractive import ExtractiveAnswerer
-        from rag.question import analyze
+        from rag.answer.extractive import ExtractiveAnswerer
+        from rag.answer.question import analyze
 
         topic = self.assistant.validate(topic)
         filters = filters or Filters()
@@ -187,7 +187,7 @@ class BriefingBuilder:
     # -- the LLM variant -------------------------------------------------------------
     def chat_model(self) -> Any:
         if self._chat_model is None:
-            from rag.llm import make_chat_model
+            from rag.answer.llm import make_chat_model
 
             s = self.assistant.settings
             self._chat_model = make_chat_model(
@@ -211,9 +211,9 @@ class BriefingBuilder:
         numbering: _Numbering,
     ) -> str | None:
         """Replace the overview and key points by the model's, keeping supported sentences."""
-        from rag.llm import model_label
-        from rag.prompts import load_prompt
-        from rag.support import SUPPORT_THRESHOLD, best_supporting_span
+        from rag.answer.llm import model_label
+        from rag.answer.prompts import load_prompt
+        from rag.answer.support import SUPPORT_THRESHOLD, best_supporting_span
 
         s = self.assistant.settings
         # sources in the order of their best sentence; up to llm_max_passages of them

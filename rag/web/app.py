@@ -31,7 +31,7 @@ TEMP_MAX_AGE_S = 86400
 
 
 def _slug(text: str) -> str:
-    from rag.text import strip_diacritics
+    from corpus.text import strip_diacritics
 
     s = re.sub(r"[^a-z0-9]+", "-", strip_diacritics(text).lower()).strip("-")
     return s[:50] or "tom-tat"
@@ -101,7 +101,7 @@ class WebApp:
         )
 
     def _answerer_name(self) -> str:
-        from rag.llm import model_label
+        from rag.answer.llm import model_label
 
         s = self.settings
         return "extractive" if s.answerer == "extractive" else model_label(s.answerer, s.llm_model)

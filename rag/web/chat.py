@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rag.render import format_answer
+from rag.answer.render import format_answer
 from rag.types import Answer, Filters, Turn
 from rag.web.render import (
     Passage,
@@ -153,7 +153,7 @@ def respond(
     status message and leave the conversation unchanged.
     """
     from rag.assistant import QuestionError
-    from rag.retrieve import FilterError
+    from rag.retrieval.retrieve import FilterError
 
     session = session if session is not None else ChatSession()
     try:

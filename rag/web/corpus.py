@@ -143,7 +143,7 @@ def ingest_uploads(
 ) -> UploadReport:
     """Ingest the saved files; files that could not be read are reported and removed
     from the corpus folder (so a re-index does not trip over them again)."""
-    from corpus.ingest import IngestProgress, ingest
+    from rag.index.ingest import IngestProgress, ingest
 
     if not report.saved:
         return report
@@ -181,8 +181,8 @@ def reindex(
 ) -> dict[str, object]:
     """Re-read every source file the index knows plus the corpus folder: changed files are
     re-ingested, unchanged ones skipped, articles whose file is gone are removed."""
-    from corpus.ingest import IngestProgress, ingest
-    from rag.index import Index
+    from rag.index.index import Index
+    from rag.index.ingest import IngestProgress, ingest
 
     index = Index(settings, embedder.model_id)  # type: ignore[attr-defined]
     paths = {s.path for s in index.catalog.states().values() if s.path}
@@ -217,8 +217,8 @@ def reindex(
 def delete_article(settings: Settings, model_id: str, article_id: str) -> bool:
     """Remove an article; an uploaded file that held only it is removed too (otherwise a
     re-index would bring the article back)."""
-    from corpus.ingest import delete_articles
-    from rag.index import Index
+    from rag.index.index import Index
+    from rag.index.ingest import delete_articles
 
     index = Index(settings, model_id)
     states = index.catalog.states()
@@ -237,7 +237,7 @@ def delete_article(settings: Settings, model_id: str, article_id: str) -> bool:
 
 def article_rows(catalog: object) -> list[list[object]]:
     """The corpus table: [id, title, date, source, chunks], newest first."""
-    from rag.retrieve import article_of
+    from rag.retrieval.retrieve import article_of
     from rag.web.render import date_label
 
     counts: dict[str, int] = {}

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from rag.catalog import ArticleMeta
+from rag.index.catalog import ArticleMeta
 
 SEED_QA = Path(__file__).resolve().parents[2] / "evals" / "seed_qa.jsonl"
 

@@ -120,7 +120,7 @@ def chat_tab(app: Any) -> ChatTab:
     # a session stays the same size). So the question box is "kept" by sending it back.
 
     def on_ask(q: str, sess: Any, src: Any, since: Any, until: Any) -> Any:
-        from rag.retrieve import FilterError
+        from rag.retrieval.retrieve import FilterError
         from rag.web.render import notice_html
 
         shown = sess if sess is not None else new_chat().session
@@ -210,7 +210,7 @@ def briefing_tab(app: Any) -> BriefTab:
 
     def on_build(t: str, src: Any, since: Any, until: Any) -> Any:
         from rag.assistant import QuestionError
-        from rag.retrieve import FilterError
+        from rag.retrieval.retrieve import FilterError
 
         off = gr.update(value=None, interactive=False)
         try:
@@ -263,7 +263,7 @@ class CorpusTab:
 def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
     import gradio as gr
 
-    from rag.index import IndexBusy
+    from rag.index.index import IndexBusy
     from rag.web import corpus as cp
     from rag.web.assets import CONFIRM_DELETE_JS
     from rag.web.render import notice_html, upload_report_html

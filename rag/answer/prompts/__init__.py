@@ -1,4 +1,4 @@
-"""Prompts as data: ``rag/prompts/<name>.yaml`` with ``system``, ``user`` and ``inputs``.
+"""Prompts as data: ``rag/answer/prompts/<name>.yaml`` with ``system``, ``user`` and ``inputs``.
 
 Placeholders are ``{name}``; ``{{`` and ``}}`` are literal braces. Rendering is a single pass,
 so a value that itself contains ``{question}`` (a passage, say) is never expanded again.
@@ -72,7 +72,7 @@ class Prompt:
 
 @lru_cache(maxsize=32)
 def load_prompt(name: str) -> Prompt:
-    """Load ``rag/prompts/<name>.yaml`` (cached)."""
+    """Load ``rag/answer/prompts/<name>.yaml`` (cached)."""
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise PromptError(f"invalid prompt name {name!r}")
     path = PROMPT_DIR / f"{name}.yaml"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from corpus.places import extract_places
-from rag.text import ascii_tokens, has_diacritics, search_key, strip_diacritics, tokens
+from corpus.text import ascii_tokens, has_diacritics, search_key, strip_diacritics, tokens
 
 # Question phrases by type (accented); longer phrases first within a type, types in
 # priority order. Accented questions are matched on their accented form, so "lực nào",

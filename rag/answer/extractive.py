@@ -13,7 +13,7 @@ How an answer is built:
    phrase (e.g. "151 cơ quan, đơn vị, doanh nghiệp") is put first;
 4. it refuses — "Không tìm thấy thông tin này trong các tài liệu đã nạp." naming the
    closest articles — when the best evidence is under the calibrated threshold
-   (``rag/data/refusal.json``, written by ``evals/calibrate.py``), or when a year,
+   (``rag/answer/data/refusal.json``, written by ``evals/calibrate.py``), or when a year,
    number or place the question names appears nowhere in the evidence's article.
 """
 
@@ -30,8 +30,8 @@ from pathlib import Path
 
 from corpus.chunking import split_sentences
 from corpus.places import extract_places, is_place_name
-from rag.question import Question, analyze, place_key
-from rag.text import ascii_tokens, search_key, strip_diacritics, tokens
+from corpus.text import ascii_tokens, search_key, strip_diacritics, tokens
+from rag.answer.question import Question, analyze, place_key
 from rag.types import Answer, Citation, ScoredChunk
 
 REFUSAL = "Không tìm thấy thông tin này trong các tài liệu đã nạp."

@@ -2,7 +2,7 @@
 
 The model sees the top passages, numbered ``[1]..[k]``, and must put ``[n]`` after each
 claim. Its reply is streamed (``on_token``), then checked sentence by sentence: a sentence
-is kept only if a passage it cites supports it (``rag.support``), so the final ``Answer``
+is kept only if a passage it cites supports it (``rag.answer.support``), so the final ``Answer``
 can differ from the streamed text: unsupported sentences are dropped, citations renumbered
 ``[1]..[m]`` in order of first use, and each citation quotes the best supporting sentence of
 its chunk (offsets into the article text).
@@ -11,7 +11,8 @@ LangChain is imported only inside ``make_chat_model`` (it is slow to import); th
 accepts any object with a LangChain-style ``stream(messages)``.
 
 >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
->>> from rag.types import Chunk, ScoredChunk
+>>> from corpus.types import Chunk
+>>> from rag.types import ScoredChunk
 >>> text = "Sáng 21/10, Hà Tĩnh tập huấn cho 300 cán bộ. Trời mưa."
 >>> chunk = Chunk("a#v-0000", "a", 0, text, 0, len(text), text)
 >>> hits = [ScoredChunk(chunk, 1.0, title="Tập huấn"), ScoredChunk(chunk, 0.5, title="Khác")]
@@ -36,10 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from corpus.chunking import split_sentences
-from rag.injection import without_instructions
-from rag.prompts import load_prompt
-from rag.support import SUPPORT_THRESHOLD, best_supporting_span, support_score
-from rag.text import search_key
+from corpus.text import search_key
+from rag.answer.injection import without_instructions
+from rag.answer.prompts import load_prompt
+from rag.answer.support import SUPPORT_THRESHOLD, best_supporting_span, support_score
 from rag.types import Answer, Citation, ScoredChunk, Turn
 
 REFUSAL_TEXT = "Không tìm thấy thông tin này trong các tài liệu đã nạp."
@@ -489,7 +490,7 @@ class LLMAnswerer:
             raise LLMError(f"{_where(self.chat_model)} returned an empty answer")
         t_post = time.perf_counter()
         # header + shown text; sentences that give orders to the model are not evidence
-        # (rag.injection): a reply that obeys one is left without support and dropped
+        # (rag.answer.injection): a reply that obeys one is left without support and dropped
         scored_texts = [without_instructions(p.replace("\n", " ")) for p in passages]
         text, citations, refused, dropped, flagged = self._post_check(
             result.text, hits, seen, scored_texts, article_texts

@@ -1,6 +1,6 @@
 """Offline support scoring: how well does a passage back up a claim?
 
-Used by the LLM answer post-check (``rag.llm``) and by the evaluation suite's ALCE-style
+Used by the LLM answer post-check (``rag.answer.llm``) and by the evaluation suite's ALCE-style
 citation metrics. Lexical, deterministic, no model: a cheap stand-in for an NLI judge that
 catches the failures that matter most for citations — a sentence about something the passage
 does not mention, and a wrong number.
@@ -9,7 +9,7 @@ Definition of ``support_score(claim, passage)``:
 
 1. The claim is cleaned: citation markers (``[1]``, ``[1, 2]``, ``[1-3]``) and a leading
    list marker ("- ", "1. ", "•") are removed.
-2. Both sides are tokenised with ``rag.text.tokens`` (search form: NFC, canonical tone
+2. Both sides are tokenised with ``corpus.text.tokens`` (search form: NFC, canonical tone
    marks, lower case; syllables and numbers). Numbers are canonicalised (``_canon_number``):
    separators of thousands groups dropped ("11.562" = "11,562" = "11562"), the decimal
    comma read as a point ("99,54" = "99.54"), leading zeros dropped ("05" = "5").
@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from corpus.chunking import split_sentences
-from rag.text import nfc, search_key, tokens
+from corpus.text import nfc, search_key, tokens
 
 # Function syllables that carry no checkable content. Kept small on purpose: content words
 # ("dân", "vận", "tỉnh", "năm", numbers) must never be here.
@@ -138,7 +138,7 @@ SUPPORT_THRESHOLD = 0.67
 
 _CITATION_RE = re.compile(r"\[\s*\d+(?:\s*[,;\-–]\s*\d+)*\s*\]")
 _LIST_MARKER_RE = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
-_WORD_RE = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+", re.UNICODE)  # as rag.text.tokens
+_WORD_RE = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+", re.UNICODE)  # as corpus.text.tokens
 
 
 def _canon_number(tok: str) -> str:

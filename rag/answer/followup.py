@@ -24,8 +24,8 @@ import re
 from collections.abc import Sequence
 
 from corpus.places import extract_places
-from rag.extractive import person_names
-from rag.question import analyze
+from rag.answer.extractive import person_names
+from rag.answer.question import analyze
 from rag.types import Turn
 
 _PERSON = re.compile(

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from embeddings.cache import BUSY_TIMEOUT_S, enable_wal
-from rag.types import Article, Chunk
+from corpus.sqlite import BUSY_TIMEOUT_S, enable_wal
+from corpus.types import Article, Chunk
 
 SCHEMA_VERSION = 1
 

@@ -41,11 +41,11 @@ from typing import Any
 import numpy as np
 
 from corpus.formats import human_size
-from rag.bm25 import BM25Corrupt, BM25Index, BM25Missing
-from rag.catalog import Catalog
+from corpus.types import Article, Chunk
+from rag.index.bm25 import BM25Corrupt, BM25Index, BM25Missing
+from rag.index.catalog import Catalog
+from rag.index.store import VectorStore, collection_name, process_token
 from rag.settings import Settings
-from rag.store import VectorStore, collection_name, process_token
-from rag.types import Article, Chunk
 
 # Bump when cleaning, metadata extraction or chunking change their output: every article
 # is then re-processed on the next ingest even if its file did not change.

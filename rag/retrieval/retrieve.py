@@ -29,12 +29,13 @@ from typing import Protocol
 
 import numpy as np
 
+from corpus.text import has_diacritics, search_key, tokens
+from corpus.types import Chunk
 from embeddings.base import Embedder
-from rag.bm25 import BM25Index
-from rag.catalog import ArticleMeta
-from rag.index import Index
-from rag.text import has_diacritics, search_key, tokens
-from rag.types import Chunk, Filters, ScoredChunk
+from rag.index.bm25 import BM25Index
+from rag.index.catalog import ArticleMeta
+from rag.index.index import Index
+from rag.types import Filters, ScoredChunk
 
 
 class Reranker(Protocol):

@@ -6,7 +6,7 @@
 An input whose raw bytes (or JSONL record) and pipeline settings are unchanged since the
 last ingest is not even parsed again. Changed inputs are cleaned, chunked, embedded
 (through the on-disk embedding cache, so unchanged chunk texts are not re-embedded) and
-written article by article with the protocol of ``rag.index``. A run that was killed
+written article by article with the protocol of ``rag.index.index``. A run that was killed
 leaves a ``dirty`` mark; the next run first reconciles Chroma with the catalog.
 
 A second ingest of the same index waits for the first (``settings.ingest_wait_s``,
@@ -27,11 +27,11 @@ from corpus.articles import EmptyArticle, build_article
 from corpus.chunking import article_version, chunk_article
 from corpus.clean import learn_repeated_lines
 from corpus.loaders import iter_documents
+from corpus.types import Article, Chunk, RawDocument, SkippedFile
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache
-from rag.index import PIPELINE_VERSION, DiskFull, Index, WriteItem, estimate_write_bytes
+from rag.index.index import PIPELINE_VERSION, DiskFull, Index, WriteItem, estimate_write_bytes
 from rag.settings import Settings
-from rag.types import Article, Chunk, RawDocument, SkippedFile
 
 EXIT_OK, EXIT_FAILURE, EXIT_PARTIAL = 0, 1, 3
 

@@ -2,13 +2,13 @@
 
 Scores are precomputed per (term, chunk) into a sparse term x chunk matrix (the bm25s
 approach), so a query is a sum of a few rows: well under a millisecond for 10^4 chunks.
-Tokens come from ``rag.text.tokens`` (NFC, one tone-mark placement, lower case), for the
+Tokens come from ``corpus.text.tokens`` (NFC, one tone-mark placement, lower case), for the
 index and for queries alike.
 
 On disk: ``bm25-<generation>-<random>.npz`` plus ``CURRENT`` (JSON naming the file, the catalog
 generation it was built from, a hash of its chunk ids and the file's sha256), replaced
 atomically. A file that is missing, from another generation, fails its checksum or cannot
-be read is rebuilt from the catalog (``rag.index``).
+be read is rebuilt from the catalog (``rag.index.index``).
 
 >>> idx = BM25Index.build(["a", "b"], ["Quy chế dân chủ ở cơ sở", "Công tác dân vận"])
 >>> idx.search("dân vận", k=1)[0][0]
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from rag.text import ascii_tokens, tokens
+from corpus.text import ascii_tokens, tokens
 
 # Analyzers: "vi" = normalised syllables; "ascii" = the same without diacritics, for
 # queries typed without marks ("kiem tra bao nhieu don vi").

@@ -6,7 +6,7 @@ reader; it is never evidence for an answer:
 
 * the LLM answerer shows passages as they are (between data delimiters, escaped), but
   scores the support of each answer sentence against the passages *without* such
-  sentences, so a reply that obeys one has no support and is dropped (``rag.llm``);
+  sentences, so a reply that obeys one has no support and is dropped (``rag.answer.llm``);
 * the extractive answerer never quotes them: the Assistant gives it article texts in which
   they are blanked out, character for character, so every offset still holds
   (``blank_instructions``).
@@ -50,7 +50,7 @@ _INSTRUCTION_RE = re.compile(
     r"|\b(?:bạn|trợ lý|mô hình|AI)\s+(?:chỉ được|chỉ|phải|hãy|cần)\s+(?:trả lời|viết ra|in ra"
     r"|xuất ra|nhắc lại|tiết lộ)"
     r"|\bhãy\s+(?:viết ra|in ra|xuất ra|nhắc lại)\b|\blời nhắc hệ thống\b"
-    # the prompt's own data delimiters, as typed or as rag.llm escapes them
+    # the prompt's own data delimiters, as typed or as rag.answer.llm escapes them
     r"|(?:<<<|‹‹‹)\s*(?:HẾT\s+)?TÀI LIỆU\s*(?:>>>|›››)",
     re.IGNORECASE,
 )
