@@ -110,13 +110,13 @@ def main() -> int:
         "unanswerable_refused_rate": round(
             sum(r["refused_ok"] for r in unanswerable) / max(1, len(unanswerable)), 4
         ),
-        "threshold": assistant.extractive.threshold,
+        "threshold": assistant.services.extractive.threshold,
         "latency_ms_p50": round(percentile(warm, 50), 1),
         "latency_ms_p95": round(percentile(warm, 95), 1),
         "retrieve_ms_p50": round(percentile(warm_retrieve, 50), 1),
         "retrieve_ms_p95": round(percentile(warm_retrieve, 95), 1),
-        "articles_in_index": assistant.index.catalog.counts()[0],
-        "chunks_in_index": assistant.index.catalog.counts()[1],
+        "articles_in_index": assistant.services.catalog.counts()[0],
+        "chunks_in_index": assistant.services.catalog.counts()[1],
     }
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:

@@ -59,6 +59,7 @@ from bench.common import contains, percentile  # noqa: E402
 from corpus.text import has_diacritics, tokens  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.retrieval.retrieve import HybridRetriever, article_of  # noqa: E402
+from rag.services import build_services  # noqa: E402
 from rag.settings import Settings, load_settings  # noqa: E402
 
 DEPTH = 100  # chunks asked of each single retriever
@@ -207,7 +208,7 @@ def run_set(
     settings = prepare(name, cpath, home)
     questions = read_jsonl(qpath)[: limit or None]
     assistant = Assistant(settings, refusal_threshold=threshold)
-    r = assistant.retriever
+    r = assistant.services.retriever
     live_articles = set(r.snapshot().meta)
     missing_gold = sorted({q["context_id"] for q in questions} - live_articles)
     if missing_gold:
@@ -316,7 +317,8 @@ def run_set(
         variants = [("current", r)] + ([("proposed", bi)] if proposed else [])
         summary["answers"] = {}
         for label_, ret in variants:
-            assistant._retriever = ret  # bench only: swap the retriever the Assistant uses
+            parts = build_services(settings, refusal_threshold=threshold, retriever=ret)
+            assistant = Assistant(settings, services=parts)
             got, refused, ask_ms = 0, 0, []
             assistant.ask(questions[0]["question"])  # warm-up (idf, answerer)
             for q, row in zip(questions, rows, strict=True):
@@ -332,13 +334,12 @@ def run_set(
                 refused += ans.refused
             n = max(1, len(rows))
             summary["answers"][label_] = {
-                "threshold": assistant.extractive.threshold,
+                "threshold": assistant.services.extractive.threshold,
                 "contains_gold": round(got / n, 4),
                 "refused": round(refused / n, 4),
                 "latency_ms_p50": round(percentile(ask_ms, 50), 1),
                 "latency_ms_p95": round(percentile(ask_ms, 95), 1),
             }
-        assistant._retriever = r
     return summary, rows, settings
 
 
@@ -407,7 +408,7 @@ def collect_signals(arg: str, home: Path, limit: int | None) -> Signals:
     settings = prepare(name, cpath, home, quiet=True)
     questions = read_jsonl(qpath)[: limit or None]
     assistant = Assistant(settings)
-    r = assistant.retriever
+    r = assistant.services.retriever
     idx = r.index.bm25("vi")
     chunk_ids = list(idx.ids)
     chunks = r.index.catalog.get_chunks(chunk_ids)

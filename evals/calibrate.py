@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from rag.answer.extractive import CALIBRATION_FILE  # noqa: E402
 from rag.answer.question import analyze  # noqa: E402
-from rag.assistant import Assistant  # noqa: E402
 from rag.index.ingest import ingest  # noqa: E402
+from rag.services import build_services  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.types import Filters  # noqa: E402
 
@@ -84,8 +84,8 @@ def main() -> int:
                 )
     settings = load_settings(home, env={}, index=name)
     ingest([corpus], settings)
-    assistant = Assistant(settings, refusal_threshold=0.0)
-    all_ids = assistant.index.catalog.article_ids()
+    services = build_services(settings, refusal_threshold=0.0)
+    all_ids = services.catalog.article_ids()
     lines = Path(f"{prefix}.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [json.loads(x) for x in lines][: args.limit]
 
@@ -100,12 +100,8 @@ def main() -> int:
                 if without_gold
                 else None
             )
-            hits = assistant.retriever.retrieve(item["question"], filters=filters)
-            texts = {
-                h.chunk.article_id: assistant.index.catalog.article_text(h.chunk.article_id) or ""
-                for h in hits
-            }
-            cands = assistant.extractive.candidates(q, hits, texts)
+            evidence = services.evidence(item["question"], filters=filters)
+            cands = services.extractive.candidates(q, evidence.hits, evidence.texts)
             (neg if without_gold else pos).append(cands[0].evidence if cands else 0.0)
     threshold, balanced, kept, refused = best_threshold(pos, neg, args.keep)
     result = {
@@ -120,7 +116,7 @@ def main() -> int:
         "balanced_accuracy": round(balanced, 4),
         "answerable_kept": round(kept, 4),
         "unanswerable_refused": round(refused, 4),
-        "embedding_model": assistant.embedder.model_id,
+        "embedding_model": services.embedder.model_id,
         "command": (
             f"python evals/calibrate.py {args.qa_prefix} --home DIR --limit {args.limit} "
             f"--keep {args.keep}"

@@ -12,8 +12,10 @@ no error) are compared. For every system present in both runs and every metric:
 Flips use hoidap's ``correct`` (a gold answer in the answer, or a refusal of an unanswerable
 question): *fixed* = wrong in A, right in B; *broken* = right in A, wrong in B.
 
->>> result = compare_runs(Path("runs/a"), Path("runs/b"))   # doctest: +SKIP
->>> print(render_compare(result))                           # doctest: +SKIP
+Two run folders written by ``hoidap eval ... --out DIR``::
+
+    result = compare_runs(Path("runs/a"), Path("runs/b"))
+    print(render_compare(result))
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ inlined as base64 ``data:`` URIs, styles are inline, there is no JavaScript. Eve
 text that comes from a test set or an answer is escaped with ``html.escape``. The web app
 can reuse ``make_plots`` (PNG bytes by name) and ``render_html``.
 
->>> write_reports(summary, rows, Path("/tmp/run"))    # doctest: +SKIP
-{'report.md': ..., 'report.html': ..., 'plots/metrics_retrieval.png': ...}
+``write_reports(summary, rows, out_dir)`` takes a run's summary and result rows
+(``evals.runner``) and returns what it wrote, by path relative to ``out_dir``:
+``report.md``, ``report.html`` and ``plots/metrics_retrieval.png`` and the other plots.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Run a test set through hoidap (and the baselines) and score every question.
 
->>> from evals.runner import run_eval                                   # doctest: +SKIP
->>> s = run_eval(Path("evals/seed_qa.jsonl"), load_settings(), Path("/tmp/run"))  # doctest: +SKIP
->>> s["systems"]["hoidap"]["metrics"]["contains_gold"]["mean"]          # doctest: +SKIP
+On the seed set, with the default settings (their index and embedding model)::
+
+    from evals.runner import run_eval
+    s = run_eval(Path("evals/seed_qa.jsonl"), load_settings(), Path("/tmp/run"))
+    s["systems"]["hoidap"]["metrics"]["contains_gold"]["mean"]
 
 What it writes into ``out_dir``:
 
@@ -33,8 +35,9 @@ from typing import Any
 from evals.aggregate import summarize
 from evals.scoring import HOIDAP_DESCRIPTION, SYSTEM, GoldPassages, K, evaluate_item, metric_names
 from evals.testset import QASet, load_qa_set, write_corpus
+from rag.answer.question import QuestionError
 from rag.answer.support import SUPPORT_THRESHOLD
-from rag.assistant import Assistant, QuestionError
+from rag.assistant import Assistant
 from rag.settings import Settings
 
 __all__ = ["SYSTEM", "EvalError", "load_results", "metric_names", "run_eval"]
@@ -55,7 +58,7 @@ def settings_for(qa: QASet, settings: Settings) -> Settings:
 def _ingest(paths: Sequence[Path], settings: Settings, assistant: Assistant) -> None:
     from rag.index.ingest import ingest
 
-    report = ingest(list(paths), settings, embedder=assistant.embedder)
+    report = ingest(list(paths), settings, embedder=assistant.services.embedder)
     if report.skipped and not (report.added or report.updated or report.unchanged):
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:3])
         raise EvalError(f"Không nạp được tài liệu nào ({reasons}).")
@@ -72,7 +75,7 @@ def prepare_index(qa: QASet, settings: Settings, assistant: Assistant, corpus: P
         paths.append(corpus)
     if paths:
         _ingest(paths, settings, assistant)
-    if assistant.index.catalog.counts()[0] == 0:
+    if assistant.services.catalog.counts()[0] == 0:
         raise EvalError(
             f"Chỉ mục {settings.index!r} trống. Nạp tài liệu trước (hoidap ingest) "
             "hoặc dùng --corpus."
@@ -142,7 +145,7 @@ def _assistant_for(settings: Settings, given: Assistant | None) -> Assistant:
         return Assistant(settings)
     if given.settings.index == settings.index and given.settings.home == settings.home:
         return given
-    return Assistant(settings, embedder=given.embedder)  # same (already loaded) embedder
+    return Assistant(settings, embedder=given.services.embedder)  # same (loaded) embedder
 
 
 def build_baselines(assistant: Assistant) -> list[Any]:
@@ -150,10 +153,10 @@ def build_baselines(assistant: Assistant) -> list[Any]:
     from embeddings.cache import CachedEmbedder, EmbeddingCache
     from evals.baselines import BM25Baseline, LangChainRecipe
 
-    catalog = assistant.index.catalog
+    catalog = assistant.services.catalog
     articles = [(aid, catalog.article_text(aid) or "") for aid in catalog.article_ids()]
     cache = EmbeddingCache(assistant.settings.cache_dir / "embeddings.sqlite")
-    cached = CachedEmbedder(assistant.embedder, cache)
+    cached = CachedEmbedder(assistant.services.embedder, cache)
     return [LangChainRecipe(articles, cached), BM25Baseline(articles)]
 
 
@@ -232,16 +235,16 @@ def run_eval(
                 BM25Baseline.name: BM25Baseline.description,
             }
         )
-    a_count, c_count = assistant.index.catalog.counts()
+    a_count, c_count = assistant.services.catalog.counts()
     extra = {
         "run": {
             "out_dir": str(out_dir),
             "index": settings.index,
             "articles": a_count,
             "chunks": c_count,
-            "embedding_model": assistant.embedder.model_id,
+            "embedding_model": assistant.services.embedder.model_id,
             "answerer": settings.answerer
-            + (f":{settings.llm_model}" if settings.answerer != "extractive" else ""),
+            + (f":{settings.llm_model}" if assistant.services.uses_llm else ""),
             "top_k": settings.top_k,
             "fusion": settings.fusion,
             "k": K,

@@ -64,7 +64,7 @@ class GoldPassages:
         key = (system, aid)
         if key not in self._cache:
             if system == SYSTEM:
-                chunks = self.assistant.index.catalog.chunks_of(aid)
+                chunks = self.assistant.services.catalog.chunks_of(aid)
                 self._cache[key] = [(c.id, c.text) for c in chunks]
             else:
                 ps = self.baselines[system].passages_of(aid)
@@ -140,7 +140,7 @@ def evaluate_item(
 
     answer = assistant.ask(item.question, history=item.history)
     t0 = time.perf_counter()
-    hits = assistant.retriever.retrieve(answer.standalone_query or answer.question, k=K)
+    hits = assistant.services.retriever.retrieve(answer.standalone_query or answer.question, k=K)
     rank_ms = (time.perf_counter() - t0) * 1000
     row: dict[str, Any] = answer_to_dict(answer, item_id=item.id)
     gold_item = item_to_dict(item)

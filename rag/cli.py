@@ -260,7 +260,7 @@ def _assistant(args: argparse.Namespace) -> Any:
 
 def _streamer(assistant: Any) -> Any:
     """Print LLM tokens as they arrive; the extractive answer is printed whole afterwards."""
-    if assistant.settings.answerer == "extractive":
+    if not assistant.services.uses_llm:
         return None
 
     def on_token(tok: str) -> None:
@@ -285,8 +285,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from rag.answer.question import QuestionError
     from rag.answer.render import format_answer
-    from rag.assistant import QuestionError
     from rag.types import Turn
 
     assistant = _assistant(args)
@@ -326,8 +326,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    from rag.answer.question import QuestionError
     from rag.answer.render import answer_to_dict
-    from rag.assistant import QuestionError
     from rag.types import Turn
 
     assistant = _assistant(args)
@@ -377,7 +377,7 @@ def cmd_brief(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).suffix.lower() not in (".docx", ".md", ".markdown"):
         print("Lỗi: --out phải là tệp .docx hoặc .md", file=sys.stderr)
         return EXIT_USAGE
-    briefing = BriefingBuilder(_assistant(args)).build(args.topic, _filters(args))
+    briefing = BriefingBuilder(_assistant(args).services).build(args.topic, _filters(args))
     if not briefing.found:
         print(f"{briefing.summary} {briefing.notice or ''}".strip(), file=sys.stderr)
         return EXIT_FAILURE
@@ -417,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Lỗi cấu hình: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ValueError as exc:
-        from rag.assistant import QuestionError
+        from rag.answer.question import QuestionError
         from rag.retrieval.retrieve import FilterError
 
         if isinstance(exc, QuestionError | FilterError):

@@ -6,7 +6,7 @@ above. ``LAYERS`` is the one place the order is written down (docs/ARCHITECTURE.
     corpus  <-  embeddings  <-  rag core  <-  evals  <-  faces (rag.cli, rag.web, app)
 
 Inside the rag core the stages are ordered the same way (types and settings, then the
-index, retrieval, answering, the briefing, the composition root, the assistant). Every
+index, retrieval, answering, the composition root, the briefing, the assistant). Every
 import counts: at module level, inside a function and under ``TYPE_CHECKING``. Beyond the
 order, no two files import each other, directly or round a longer cycle.
 
@@ -28,8 +28,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rag.index", ("rag.index",)),
     ("rag.retrieval", ("rag.retrieval",)),
     ("rag.answer", ("rag.answer",)),
-    ("rag.briefing", ("rag.briefing",)),
     ("rag.services", ("rag.services",)),
+    ("rag.briefing", ("rag.briefing",)),
     ("rag.assistant", ("rag.assistant",)),
     ("evals", ("evals",)),
     ("faces", ("rag.cli", "rag.web", "app")),

@@ -1,12 +1,27 @@
-"""The default corpus (the five seed articles) for tests."""
+"""The default corpus (the five seed articles) for tests, and homes indexed from it.
+
+The fixtures that hand out seeded homes (``seed_index``, ``seed_index_copy``,
+``seed_index_e5``, ``seed_index_e5_copy``) are in ``tests/conftest.py``; they are built
+with :func:`build_seed_index` and :meth:`SeedIndex.copy_to` below.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from corpus.text import nfc
 from corpus.types import RawDocument
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+    from tests.fakes import HashEmbedder
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "corpus" / "articles"
 
@@ -26,3 +41,71 @@ def load_seeds() -> list[RawDocument]:
             )
         )
     return docs
+
+
+@dataclass(frozen=True)
+class SeedIndex:
+    """A hoidap home whose default index holds the five seed articles.
+
+    ``corpus`` is the folder the articles were ingested from (the catalog records these
+    file paths). ``embedder`` is the :class:`~tests.fakes.HashEmbedder` the index was
+    built with, or None for an index built by ``hoidap ingest`` with the bundled e5 model
+    (a process that opens it loads that model itself).
+    """
+
+    home: Path
+    corpus: Path
+    embedder: HashEmbedder | None
+
+    def settings(self, **overrides: Any) -> Settings:
+        """The home's settings, ignoring ``HOIDAP_*`` variables; ``overrides`` as in
+        :func:`rag.settings.load_settings`."""
+        from rag.settings import load_settings
+
+        return load_settings(self.home, env={}, **overrides)
+
+    def copy_to(self, home: Path) -> SeedIndex:
+        """A private copy of the home at ``home`` (which must not exist yet), with a fresh
+        embedder of the same kind. Ingests and deletes there leave this one untouched.
+
+        The corpus folder is shared, not copied: the copied catalog still points at it.
+        A test that changes the article files themselves builds its own index with
+        :func:`build_seed_index`.
+        """
+        from tests.fakes import HashEmbedder
+
+        shutil.copytree(self.home, home)
+        embedder = None if self.embedder is None else HashEmbedder()
+        return SeedIndex(home.resolve(), self.corpus, embedder)
+
+
+def build_seed_index(root: Path, *, e5: bool = False) -> SeedIndex:
+    """Copy the seed articles to ``root/articles`` and ingest them into ``root/home``.
+
+    By default in this process with the fake :class:`~tests.fakes.HashEmbedder` (fast,
+    deterministic); with ``e5=True`` through ``hoidap ingest`` in a separate process with
+    the bundled e5 model, as a user runs it (HOIDAP_* variables of this environment apply).
+    """
+    corpus = root / "articles"
+    shutil.copytree(SEED_DIR, corpus)
+    home = (root / "home").resolve()
+    if e5:
+        hoidap = str(Path(sys.executable).parent / "hoidap")
+        env = {**os.environ, "HOIDAP_HOME": str(home)}
+        proc = subprocess.run(
+            [hoidap, "ingest", str(corpus)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return SeedIndex(home, corpus, None)
+
+    from rag.index.ingest import ingest
+    from tests.fakes import HashEmbedder
+
+    seed = SeedIndex(home, corpus, HashEmbedder())
+    report = ingest([corpus], seed.settings(), embedder=seed.embedder)
+    assert len(report.added) == 5 and not report.skipped, report
+    return seed

@@ -1,7 +1,5 @@
 """Retrieval, the extractive answerer and follow-ups on the seed articles (fake embedder)."""
 
-import shutil
-
 import pytest
 
 from corpus.types import Chunk
@@ -17,16 +15,11 @@ from rag.answer.extractive import (
     person_names,
 )
 from rag.answer.followup import contextualize
-from rag.answer.question import analyze
-from rag.assistant import Assistant, QuestionError
-from rag.index.ingest import ingest
+from rag.answer.question import QuestionError, analyze
+from rag.assistant import Assistant
 from rag.retrieval.retrieve import FilterError, diversify
-from rag.settings import load_settings
 from rag.types import Filters, ScoredChunk, Turn
-from tests.fakes import HashEmbedder
-from tests.seeds import SEED_DIR
 
-SEEDS = SEED_DIR
 A000, A001, A002, A003, A004 = (
     "000_bd9e0bf0f2c7e356",
     "001_7118564227fe64c7",
@@ -37,14 +30,8 @@ A000, A001, A002, A003, A004 = (
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    corpus = tmp_path_factory.mktemp("corpus") / "a"
-    shutil.copytree(SEEDS, corpus)
-    settings = load_settings(home, env={})
-    emb = HashEmbedder()
-    ingest([corpus], settings, embedder=emb)
-    return Assistant(settings, embedder=emb)
+def assistant(seed_index):
+    return Assistant(seed_index.settings(), embedder=seed_index.embedder)
 
 
 def test_the_issue_question_answers_151_citing_its_article(assistant):
@@ -54,7 +41,7 @@ def test_the_issue_question_answers_151_citing_its_article(assistant):
     assert not ans.refused
     assert ans.text.startswith("151 cơ quan, đơn vị, doanh nghiệp [1]")
     assert ans.citations[0].article_id == A000
-    text = assistant.index.catalog.article_text(A000)
+    text = assistant.services.catalog.article_text(A000)
     for c in ans.citations:
         assert text[c.start : c.end] == c.quote
     assert {"retrieve", "answer", "total"} <= set(ans.timings_ms)
@@ -95,7 +82,7 @@ def test_follow_up_through_the_assistant(assistant):
 
 
 def test_filters_restrict_and_bad_ranges_fail_clearly(assistant):
-    r = assistant.retriever
+    r = assistant.services.retriever
     hits = r.retrieve("công tác dân vận", k=5, filters=Filters(sources=("baohatinh.vn",)))
     assert hits and {h.chunk.article_id for h in hits} == {A003}
     dated = r.retrieve("công tác dân vận", k=8, filters=Filters(since="2020", until="2020-12"))
@@ -112,7 +99,7 @@ def test_filters_restrict_and_bad_ranges_fail_clearly(assistant):
 
 
 def test_retrieval_caps_chunks_per_article(assistant):
-    hits = assistant.retriever.retrieve("công tác dân vận", k=5)
+    hits = assistant.services.retriever.retrieve("công tác dân vận", k=5)
     per = {}
     for h in hits:
         per[h.chunk.article_id] = per.get(h.chunk.article_id, 0) + 1
@@ -292,7 +279,7 @@ def test_llm_failure_falls_back_to_the_extractive_answer(assistant):
         llm_base_url="http://127.0.0.1:9/v1",
         llm_timeout_s=3.0,
     )
-    llm_assistant = Assistant(settings, embedder=assistant.embedder)
+    llm_assistant = Assistant(settings, embedder=assistant.services.embedder)
     streamed: list[str] = []
     ans = llm_assistant.ask(
         "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại bao nhiêu cơ quan?",
@@ -317,7 +304,7 @@ class _LengthReranker:
 def test_reranker_reorders_the_fused_candidates(assistant):
     from rag.retrieval.retrieve import HybridRetriever
 
-    plain = assistant.retriever
+    plain = assistant.services.retriever
     reranked = HybridRetriever(
         plain.index, plain.embedder, top_k=5, reranker=_LengthReranker(), per_article=5
     )

@@ -4,7 +4,6 @@ import doctest
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +12,12 @@ import docx
 import pytest
 
 import rag.briefing.facts as facts
-from rag.assistant import Assistant, QuestionError
+from rag.answer.question import QuestionError
+from rag.assistant import Assistant
 from rag.briefing import BriefingBuilder, to_docx_bytes, to_markdown, write_briefing
 from rag.briefing.export import md_escape
-from rag.index.ingest import ingest
 from rag.settings import load_settings
 from rag.types import Filters
-from tests.fakes import HashEmbedder
-from tests.seeds import SEED_DIR
 
 A000 = "000_bd9e0bf0f2c7e356"
 TOPIC = "kiểm tra thực hiện Quy chế dân chủ ở cơ sở"
@@ -75,25 +72,19 @@ def test_dates(sentence, article_date, expected):
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    corpus = tmp_path_factory.mktemp("c") / "a"
-    shutil.copytree(SEED_DIR, corpus)
-    settings = load_settings(home, env={})
-    emb = HashEmbedder()
-    ingest([corpus], settings, embedder=emb)
-    return Assistant(settings, embedder=emb)
+def assistant(seed_index):
+    return Assistant(seed_index.settings(), embedder=seed_index.embedder)
 
 
 @pytest.fixture(scope="module")
 def briefing(assistant):
-    return BriefingBuilder(assistant).build(TOPIC)
+    return BriefingBuilder(assistant.services).build(TOPIC)
 
 
 def test_offline_briefing_has_every_part_grounded_in_the_articles(assistant, briefing):
     b = briefing
     assert b.found and b.answerer == "extractive" and b.overview and b.key_points
-    catalog = assistant.index.catalog
+    catalog = assistant.services.catalog
     by_n = {s.n: s.article_id for s in b.sources}
     assert sorted(by_n) == list(range(1, len(by_n) + 1))
     for st in b.overview + b.key_points:
@@ -116,14 +107,16 @@ def test_offline_briefing_has_every_part_grounded_in_the_articles(assistant, bri
 
 
 def test_topics_the_documents_do_not_cover_give_no_briefing(assistant):
-    b = BriefingBuilder(assistant).build("giá vàng SJC")
+    b = BriefingBuilder(assistant.services).build("giá vàng SJC")
     assert not b.found and not b.key_points and "vàng" in (b.notice or "")
     with pytest.raises(QuestionError):
-        BriefingBuilder(assistant).build("   ")
+        BriefingBuilder(assistant.services).build("   ")
 
 
 def test_filters_restrict_the_sources(assistant):
-    b = BriefingBuilder(assistant).build("công tác dân vận", Filters(sources=("Baohatinh.vn",)))
+    b = BriefingBuilder(assistant.services).build(
+        "công tác dân vận", Filters(sources=("Baohatinh.vn",))
+    )
     assert b.found and {s.source for s in b.sources} == {"Baohatinh.vn"}
 
 
@@ -143,6 +136,9 @@ class FakeChat:
 
         return R()
 
+    def stream(self, messages):  # how hoidap calls every model (rag.answer.chat.call_model)
+        yield self.invoke(messages)
+
 
 def number_of(title_start, messages):
     """The [n] the prompt gave to the source whose title starts with ``title_start``."""
@@ -153,7 +149,7 @@ def number_of(title_start, messages):
 
 def _llm_assistant(assistant):
     s = load_settings(assistant.settings.home, env={}, answerer="openai", llm_model="gemma-test")
-    a = Assistant(s, embedder=assistant.embedder)
+    a = Assistant(s, embedder=assistant.services.embedder)
     return a
 
 
@@ -168,7 +164,7 @@ def test_llm_variant_keeps_supported_cited_sentences_only(assistant):
         )
 
     chat = FakeChat(reply)
-    b = BriefingBuilder(_llm_assistant(assistant), chat_model=chat).build(TOPIC)
+    b = BriefingBuilder(_llm_assistant(assistant).services, chat_model=chat).build(TOPIC)
     assert b.answerer == "llm:openai:gemma-test"
     assert [s.text for s in b.overview] == [
         "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại 151 cơ quan, đơn vị, doanh nghiệp."
@@ -184,7 +180,7 @@ def test_llm_variant_keeps_supported_cited_sentences_only(assistant):
 
 def test_llm_failure_falls_back_to_the_extractive_text(assistant, briefing):
     chat = FakeChat(error=ConnectionError("không kết nối được"))
-    b = BriefingBuilder(_llm_assistant(assistant), chat_model=chat).build(TOPIC)
+    b = BriefingBuilder(_llm_assistant(assistant).services, chat_model=chat).build(TOPIC)
     assert b.answerer == "extractive" and "không kết nối được" in (b.notice or "")
     assert [s.text for s in b.key_points] == [s.text for s in briefing.key_points]
 
@@ -230,13 +226,12 @@ def test_docx_survives_control_characters(briefing):
 
 
 @pytest.mark.slow
-def test_cli_brief_writes_docx_and_markdown_with_the_bundled_embedder(tmp_path):
+def test_cli_brief_writes_docx_and_markdown_with_the_bundled_embedder(seed_index_e5_copy, tmp_path):
     hoidap = str(Path(sys.executable).parent / "hoidap")
-    env = {**os.environ, "HOIDAP_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "HOIDAP_HOME": str(seed_index_e5_copy.home)}  # `hoidap ingest`ed
     run = lambda *a: subprocess.run(  # noqa: E731
         [hoidap, *a], capture_output=True, text=True, env=env, timeout=600
     )
-    assert run("ingest", str(SEED_DIR)).returncode == 0
     out = tmp_path / "tom-tat.docx"
     proc = run("brief", TOPIC, "--out", str(out))
     assert proc.returncode == 0, proc.stderr

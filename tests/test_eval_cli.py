@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.browser import artifacts_dir, chromium
-from tests.seeds import SEED_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 HOIDAP = str(Path(sys.executable).parent / "hoidap")
@@ -29,11 +28,10 @@ def run(*args, home, timeout=600):
 
 
 @pytest.fixture(scope="module")
-def seed_run(tmp_path_factory):
+def seed_run(seed_index_e5, tmp_path_factory):
     """`hoidap ingest` of the seed articles, then `hoidap eval evals/seed_qa.jsonl --out DIR`."""
-    home = tmp_path_factory.mktemp("home")
+    home = seed_index_e5.copy_to(tmp_path_factory.mktemp("eval-cli") / "home").home
     out = tmp_path_factory.mktemp("eval") / "seed"
-    assert run("ingest", str(SEED_DIR), home=home).returncode == 0
     proc = run("eval", "evals/seed_qa.jsonl", "--out", str(out), home=home)
     assert proc.returncode == 0, proc.stderr
     return home, out, proc

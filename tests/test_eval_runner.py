@@ -1,7 +1,6 @@
 """run_eval end to end on the seed articles with the deterministic fake embedder."""
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,10 +12,6 @@ from evals.runner import EvalError, load_results, run_eval
 from rag.answer.extractive import REFUSAL
 from rag.assistant import Assistant
 from rag.cli import main as hoidap_main
-from rag.index.ingest import ingest
-from rag.settings import load_settings
-from tests.fakes import HashEmbedder
-from tests.seeds import SEED_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_QA = ROOT / "evals" / "seed_qa.jsonl"
@@ -42,14 +37,10 @@ class RefusingAssistant(CountingAssistant):
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    corpus = tmp_path_factory.mktemp("corpus") / "a"
-    shutil.copytree(SEED_DIR, corpus)
-    settings = load_settings(home, env={})
-    emb = HashEmbedder()
-    ingest([corpus], settings, embedder=emb)
-    return settings, emb
+def home(seed_index, tmp_path_factory):
+    """A copy of the seed index for this module: runs write caches and other indexes."""
+    seed = seed_index.copy_to(tmp_path_factory.mktemp("eval-runner") / "home")
+    return seed.settings(), seed.embedder
 
 
 def make(home, cls=CountingAssistant, **kwargs):
@@ -336,7 +327,7 @@ def test_squad_set_gets_its_own_index(home, tmp_path):
     given = make(home)  # on the "default" index: the set must not be ingested there
     summary = run_eval(p, settings, tmp_path / "run", assistant=given)
     assert summary["run"]["index"] == "tiny_squad" and summary["run"]["articles"] == 2
-    assert given.index.catalog.counts()[0] == 5  # the seed index is untouched
+    assert given.services.catalog.counts()[0] == 5  # the seed index is untouched
     hoidap = summary["systems"]["hoidap"]["metrics"]
     assert hoidap["article_hit@1"]["mean"] == 1.0
     assert hoidap["passage_hit@1"]["mean"] == 1.0

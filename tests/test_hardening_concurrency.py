@@ -161,7 +161,7 @@ def test_another_process_ingest_is_seen_by_a_running_assistant(tmp_path):
     emb = HashEmbedder()
     ingest([corpus], settings, embedder=emb)
     assistant = Assistant(settings, embedder=emb)
-    retriever = assistant.retriever
+    retriever = assistant.services.retriever
     query = "mô hình cây ăn quả Bình Thuận giúp dân thoát nghèo"
     assert not any(cid.startswith("cay_an_qua#") for cid, _ in retriever.dense(query, 5, None))
 
@@ -188,7 +188,7 @@ def test_another_process_ingest_is_seen_by_a_running_assistant(tmp_path):
     assert out.stdout.split() == ["1", "1"], out.stderr[-2000:]
     dense = retriever.dense(query, 5, None)
     assert dense and dense[0][0].startswith("cay_an_qua#"), dense
-    live = assistant.index.catalog.chunk_ids()
+    live = assistant.services.catalog.chunk_ids()
     assert all(cid in live for cid, _ in dense)
     ans = assistant.ask(QUESTION)
     assert ans.text.startswith("11 buổi") and ans.citations[0].title.endswith("(bản 1)")

@@ -102,7 +102,7 @@ def check_answer(ans: Answer, texts: dict[str, str]) -> None:
 
 def article_texts(assistant: Assistant, ans: Answer) -> dict[str, str]:
     return {
-        h.chunk.article_id: assistant.index.catalog.article_text(h.chunk.article_id) or ""
+        h.chunk.article_id: assistant.services.catalog.article_text(h.chunk.article_id) or ""
         for h in ans.retrieved
     }
 
@@ -125,9 +125,9 @@ def test_extractive_answers_state_the_documents_facts(indexed, question):
 def _obedient_llm_answer(indexed: Path, question: str, reply_for: Any) -> tuple[Answer, dict]:
     """The LLM answerer on the Assistant's own retrieval, with a model that obeys."""
     assistant = Assistant(load_settings(indexed, env={}), embedder=HashEmbedder())
-    retrieved = assistant.retriever.retrieve(question)
+    retrieved = assistant.services.retriever.retrieve(question)
     texts = {
-        h.chunk.article_id: assistant.index.catalog.article_text(h.chunk.article_id) or ""
+        h.chunk.article_id: assistant.services.catalog.article_text(h.chunk.article_id) or ""
         for h in retrieved
     }
     injected_at = {h.chunk.article_id: i for i, h in reversed(list(enumerate(retrieved, 1)))}

@@ -24,7 +24,8 @@ import pytest
 from corpus.encodings import encode_cp1258
 from corpus.loaders import iter_documents
 from corpus.types import RawDocument, SkippedFile
-from rag.assistant import Assistant, QuestionError
+from rag.answer.question import QuestionError
+from rag.assistant import Assistant
 from rag.index.index import Index
 from rag.index.ingest import EXIT_PARTIAL, ingest
 from rag.retrieval.retrieve import FilterError

@@ -7,12 +7,9 @@ import time
 import pytest
 
 from rag.assistant import Assistant
-from rag.index.ingest import ingest
-from rag.settings import load_settings
 from rag.web.app import WebApp
 from rag.web.auth import hash_password
 from tests.fakes import HashEmbedder
-from tests.seeds import SEED_DIR
 
 pytestmark = pytest.mark.slow  # starts servers
 
@@ -37,18 +34,19 @@ class SlowEmbedder(HashEmbedder):
         return super().embed_documents(texts)
 
 
-def _launch(tmp_path, **overrides):
-    settings = load_settings(tmp_path / "home", env={}, **overrides)
+def _launch(seed_index, tmp_path, **overrides):
+    """The app on a copy of the seed index (uploads change it); the index was built with
+    the HashEmbedder, whose vectors SlowEmbedder shares."""
+    settings = seed_index.copy_to(tmp_path / "home").settings(**overrides)
     emb = SlowEmbedder()
-    ingest([SEED_DIR], settings, embedder=HashEmbedder())  # same vectors, fast
     app = WebApp(Assistant(settings, embedder=emb))
     _, url, _ = app.launch(prevent_thread_lock=True, quiet=True)
     return app, url, emb
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    app, url, emb = _launch(tmp_path_factory.mktemp("api"), web_port=_free_port())
+def served(seed_index, tmp_path_factory):
+    app, url, emb = _launch(seed_index, tmp_path_factory.mktemp("api"), web_port=_free_port())
     yield app, url, emb
     app.demo.close()
 
@@ -119,10 +117,10 @@ def test_briefing_endpoint_returns_both_files(served):
     assert md.endswith(".md") and docx_path.endswith(".docx")
 
 
-def test_login_is_required_when_users_are_set(tmp_path):
+def test_login_is_required_when_users_are_set(seed_index, tmp_path):
     pw = "mật khẩu thử"
     app, url, _ = _launch(
-        tmp_path, web_port=_free_port(), web_users=f"an:{hash_password(pw, n=2**10)}"
+        seed_index, tmp_path, web_port=_free_port(), web_users=f"an:{hash_password(pw, n=2**10)}"
     )
     try:
         with pytest.raises(Exception):  # noqa: B017 - any refusal will do

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +19,6 @@ import pypdf
 import pytest
 
 from tests.browser import artifacts_dir, chromium
-from tests.seeds import SEED_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -51,10 +49,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("home")
-    corpus = tmp_path_factory.mktemp("corpus") / "articles"
-    shutil.copytree(SEED_DIR, corpus)
+def app_url(seed_index_e5, tmp_path_factory) -> Iterator[str]:
+    # a copy: the tests upload and delete articles
+    home = seed_index_e5.copy_to(tmp_path_factory.mktemp("web-app") / "home").home
     env = {
         **os.environ,
         "HOIDAP_HOME": str(home),
@@ -62,8 +59,6 @@ def app_url(tmp_path_factory) -> Iterator[str]:
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HOIDAP_MAX_UPLOAD_MB": "1",
     }
-    hoidap = str(Path(sys.executable).parent / "hoidap")
-    subprocess.run([hoidap, "ingest", str(corpus)], env=env, check=True, capture_output=True)
     port = _free_port()
     log = open(home / "app.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(

@@ -1,19 +1,14 @@
 """rag.web.chat: one session's turns, streaming, errors, sources; and the examples."""
 
-import shutil
-
 import pytest
 
 from corpus.types import Chunk
-from rag.assistant import Assistant, QuestionError
-from rag.index.ingest import ingest
+from rag.answer.question import QuestionError
+from rag.assistant import Assistant
 from rag.retrieval.retrieve import FilterError
-from rag.settings import load_settings
 from rag.types import Answer, Citation, Filters, ScoredChunk
 from rag.web.chat import ChatSession, new_chat, parse_filters, respond
 from rag.web.examples import example_questions
-from tests.fakes import HashEmbedder
-from tests.seeds import SEED_DIR
 
 SEED_Q = "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại bao nhiêu cơ quan, đơn vị, doanh nghiệp?"
 A000 = "000_bd9e0bf0f2c7e356"
@@ -106,18 +101,12 @@ def test_new_chat_and_filters():
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    corpus = tmp_path_factory.mktemp("c") / "a"
-    shutil.copytree(SEED_DIR, corpus)
-    settings = load_settings(home, env={})
-    emb = HashEmbedder()
-    ingest([corpus], settings, embedder=emb)
-    return Assistant(settings, embedder=emb)
+def assistant(seed_index):
+    return Assistant(seed_index.settings(), embedder=seed_index.embedder)
 
 
 def test_seed_question_through_the_real_assistant(assistant):
-    views = list(respond(assistant, assistant.index.catalog, None, SEED_Q))
+    views = list(respond(assistant, assistant.services.catalog, None, SEED_Q))
     final = views[-1]
     turn = final.session.turns[0]
     assert "151" in turn.answer.text and not turn.answer.refused
@@ -125,20 +114,22 @@ def test_seed_question_through_the_real_assistant(assistant):
     assert cite.article_id == A000
     passage = turn.sources.cards[0][1]
     assert passage.quote == cite.quote and "151" in passage.quote
-    text = assistant.index.catalog.article_text(A000)
+    text = assistant.services.catalog.article_text(A000)
     assert text.index(passage.before + passage.quote + passage.after) >= 0
     assert "Trả lời bởi: trích xuất ngoại tuyến" in final.messages[-1]["content"]
 
 
 def test_follow_up_and_refusal_through_the_real_assistant(assistant):
-    s = list(respond(assistant, assistant.index.catalog, None, SEED_Q))[-1].session
+    s = list(respond(assistant, assistant.services.catalog, None, SEED_Q))[-1].session
     s = list(
-        respond(assistant, assistant.index.catalog, s, "Trong số đó có bao nhiêu là xã, thị trấn?")
+        respond(
+            assistant, assistant.services.catalog, s, "Trong số đó có bao nhiêu là xã, thị trấn?"
+        )
     )[-1].session
     assert "65" in s.turns[1].answer.text
-    s = list(respond(assistant, assistant.index.catalog, s, "Giá vàng SJC hôm nay là bao nhiêu?"))[
-        -1
-    ].session
+    s = list(
+        respond(assistant, assistant.services.catalog, s, "Giá vàng SJC hôm nay là bao nhiêu?")
+    )[-1].session
     last = s.turns[2]
     assert last.answer.refused and last.sources.cards == [] and last.sources.closest
     assert "Từ chối trả lời" in s.messages()[-1]["content"]
@@ -146,7 +137,7 @@ def test_follow_up_and_refusal_through_the_real_assistant(assistant):
 
 
 def test_examples_come_from_indexed_articles(assistant, tmp_path):
-    meta = assistant.index.catalog.article_meta()
+    meta = assistant.services.catalog.article_meta()
     qs = example_questions(meta, limit=6)
     assert len(qs) == 6 and len(set(qs)) == 6
     # without a seed QA file: one "when was it published" question per dated article

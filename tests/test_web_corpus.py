@@ -11,7 +11,7 @@ from rag.index.index import Index
 from rag.index.ingest import ingest
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
-from tests.seeds import SEED_DIR
+from tests.seeds import SEED_DIR, build_seed_index
 
 NEW_ARTICLE = (
     "Xã Hòa Bình tổ chức hội nghị đối thoại\n\n"
@@ -88,14 +88,16 @@ def test_an_existing_symlink_is_replaced_not_followed(tmp_path):
 
 
 @pytest.fixture()
-def indexed(tmp_path):
-    home = tmp_path / "home"
-    corpus = tmp_path / "seeds"
-    shutil.copytree(SEED_DIR, corpus)
-    settings = load_settings(home, env={})
-    emb = HashEmbedder()
-    ingest([corpus], settings, embedder=emb)
-    return settings, emb, corpus
+def indexed(seed_index_copy):
+    """The seed index, a private copy (uploads and deletes change it)."""
+    return seed_index_copy.settings(), seed_index_copy.embedder, seed_index_copy.corpus
+
+
+@pytest.fixture()
+def own_corpus(tmp_path):
+    """Like ``indexed``, but with its own copy of the articles too (the test changes them)."""
+    seed = build_seed_index(tmp_path)
+    return seed.settings(), seed.embedder, seed.corpus
 
 
 def test_uploads_are_ingested_and_unreadable_ones_removed(indexed, tmp_path):
@@ -133,8 +135,8 @@ def test_delete_removes_the_article_and_its_uploaded_file(indexed, tmp_path):
     assert "hoa-binh" not in Index(settings, emb.model_id).catalog.article_ids()
 
 
-def test_reindex_picks_up_changes_and_drops_articles_whose_file_is_gone(indexed):
-    settings, emb, corpus = indexed
+def test_reindex_picks_up_changes_and_drops_articles_whose_file_is_gone(own_corpus):
+    settings, emb, corpus = own_corpus
     first = sorted(corpus.iterdir())[0]
     first.unlink()
     second = sorted(corpus.iterdir())[0]

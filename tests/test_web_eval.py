@@ -1,17 +1,13 @@
 """rag.web.evaluation: the evaluation tab runs evals.runner.run_eval on an uploaded set."""
 
 import json
-import shutil
 
 import pytest
 
 from evals.runner import EvalError
 from rag.assistant import Assistant
-from rag.index.ingest import ingest
 from rag.settings import load_settings
 from rag.web.evaluation import run_folder, run_testset
-from tests.fakes import HashEmbedder
-from tests.seeds import SEED_DIR
 
 ROWS = [
     {
@@ -27,13 +23,8 @@ ROWS = [
 
 
 @pytest.fixture()
-def assistant(tmp_path):
-    corpus = tmp_path / "c"
-    shutil.copytree(SEED_DIR, corpus)
-    settings = load_settings(tmp_path / "home", env={})
-    emb = HashEmbedder()
-    ingest([corpus], settings, embedder=emb)
-    return Assistant(settings, embedder=emb)
+def assistant(seed_index_copy):  # a run writes into the home (eval-runs/)
+    return Assistant(seed_index_copy.settings(), embedder=seed_index_copy.embedder)
 
 
 def test_a_run_gives_tables_plots_and_per_question_results(assistant, tmp_path):

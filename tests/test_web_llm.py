@@ -5,7 +5,6 @@ as a stream of partial texts, and the note under it must name the model."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +15,6 @@ import pytest
 
 from tests.browser import artifacts_dir, chromium
 from tests.llm_server import llama_server, missing_requirements, model_path
-from tests.seeds import SEED_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -36,13 +34,11 @@ WATCH_STREAM = """
 """
 
 
-def test_llm_answers_stream_into_the_page_and_name_the_model(tmp_path):
+def test_llm_answers_stream_into_the_page_and_name_the_model(seed_index_e5_copy, tmp_path):
     reason = missing_requirements()
     if reason:
         pytest.fail(reason, pytrace=False)
-    home = tmp_path / "home"
-    corpus = tmp_path / "articles"
-    shutil.copytree(SEED_DIR, corpus)
+    home = seed_index_e5_copy.home  # the seed articles, `hoidap ingest`ed
     with llama_server(model_path(), tmp_path) as llm:
         env = {
             **os.environ,
@@ -54,8 +50,6 @@ def test_llm_answers_stream_into_the_page_and_name_the_model(tmp_path):
             "HOIDAP_LLM_MAX_PASSAGES": "2",
             "HOIDAP_LLM_MAX_PASSAGE_CHARS": "600",
         }
-        hoidap = str(Path(sys.executable).parent / "hoidap")
-        subprocess.run([hoidap, "ingest", str(corpus)], env=env, check=True, capture_output=True)
         port = _free_port()
         log = (tmp_path / "app.log").open("w", encoding="utf-8")
         proc = subprocess.Popen(

@@ -31,6 +31,8 @@ from pathlib import Path
 from corpus.chunking import split_sentences
 from corpus.places import extract_places, is_place_name
 from corpus.text import ascii_tokens, search_key, strip_diacritics, tokens
+from rag.answer.answerer import AnswerRequest
+from rag.answer.evidence import Evidence
 from rag.answer.question import Question, analyze, place_key
 from rag.types import Answer, Citation, ScoredChunk
 
@@ -160,6 +162,15 @@ class ExtractiveAnswerer:
         self.idf = idf or (lambda t: 1.0)
         self.max_sentences = max_sentences
         self.max_chunks = max_chunks
+
+    def respond(self, request: AnswerRequest, evidence: Evidence) -> Answer:
+        """The ``Answerer`` protocol: answer from the gate's texts, then stream it whole."""
+        answer = self.answer(
+            request.question, evidence.hits, evidence.texts, standalone_query=request.query
+        )
+        if request.on_token is not None:
+            request.on_token(answer.text)
+        return answer
 
     # -- scoring -------------------------------------------------------------------
     def candidates(

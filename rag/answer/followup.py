@@ -99,3 +99,8 @@ def contextualize(question: str, history: Sequence[Turn]) -> str:
         # "Tỷ lệ đó ...", "mô hình này ...", "Đạt tỷ lệ bao nhiêu?": bring the topic along
         return f"{q.rstrip(' ?')} ({history[-1].question.strip().rstrip(' ?')})?"
     return q
+
+
+def rule_condenser(question: str, history: Sequence[Turn]) -> tuple[str, str | None]:
+    """The offline ``Condenser`` (``rag.answer.answerer``): ``contextualize``, no notice."""
+    return (contextualize(question, history) if history else question), None

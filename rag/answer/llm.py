@@ -28,16 +28,17 @@ accepts any object with a LangChain-style ``stream(messages)``.
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from corpus.chunking import split_sentences
 from corpus.text import search_key
+from rag.answer.answerer import AnswerRequest
+from rag.answer.chat import ChatModel, LLMError, call_model, describe
+from rag.answer.evidence import Evidence
+from rag.answer.followup import contextualize
 from rag.answer.injection import without_instructions
 from rag.answer.prompts import load_prompt
 from rag.answer.support import SUPPORT_THRESHOLD, best_supporting_span, support_score
@@ -63,214 +64,10 @@ _LABEL_RE = re.compile(r"^[^\W\d_][\w ]{0,30}:$")  # "Hội thoại:", "Trả l�
 _ECHO_PREFIX_RE = re.compile(r"^(?:người dùng|trợ lý|hội thoại|câu hỏi tiếp theo)\s*:", re.I)
 
 
-class LLMError(RuntimeError):
-    """Talking to the model failed: not reachable, timed out, HTTP error or empty output."""
-
-
-class ChatModel(Protocol):
-    """What the answerer needs from a chat model (any LangChain ``BaseChatModel``)."""
-
-    def stream(self, input: Any, /) -> Iterator[Any]: ...
-
-
-def model_label(provider: str, model: str) -> str:
-    """The ``Answer.answerer`` label: ``model_label("openai", "gemma-3-270m")`` is
-    ``"llm:openai:gemma-3-270m"``."""
-    return f"llm:{provider}:{model}"
-
-
-def make_chat_model(
-    provider: str,
-    *,
-    base_url: str,
-    model: str,
-    temperature: float = 0.1,
-    timeout_s: float = 60.0,
-    api_key: str | None = None,
-    max_tokens: int = 512,
-) -> Any:
-    """A streaming LangChain chat model for a local (or remote) server.
-
-    ``provider="openai"``: any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio,
-    Ollama's ``/v1``), e.g. ``base_url="http://127.0.0.1:8080/v1"``. ``provider="ollama"``:
-    Ollama's native API, e.g. ``base_url="http://127.0.0.1:11434"``. No retries: a server
-    that is down fails at once (and the caller can fall back to the extractive answer).
-
-    >>> m = make_chat_model("openai", base_url="http://127.0.0.1:9/v1", model="x")
-    >>> type(m).__name__
-    'ChatOpenAI'
-    """
-    if timeout_s <= 0 or max_tokens < 1:
-        raise ValueError("timeout_s must be > 0 and max_tokens >= 1")
-    if provider == "openai":
-        from langchain_openai import ChatOpenAI
-
-        return ChatOpenAI(
-            model=model,
-            base_url=base_url,
-            api_key=api_key or "not-needed",  # type: ignore[arg-type]
-            temperature=temperature,
-            timeout=timeout_s,
-            max_retries=0,
-            streaming=True,
-            # "max_tokens", not langchain's "max_completion_tokens": llama.cpp's server and
-            # older OpenAI-compatible servers only understand the former.
-            extra_body={"max_tokens": max_tokens},
-        )
-    if provider == "ollama":
-        from langchain_ollama import ChatOllama
-
-        client_kwargs: dict[str, Any] = {"timeout": timeout_s}
-        if api_key:
-            client_kwargs["headers"] = {"Authorization": f"Bearer {api_key}"}
-        return ChatOllama(
-            model=model,
-            base_url=base_url,
-            temperature=temperature,
-            num_predict=max_tokens,
-            client_kwargs=client_kwargs,
-        )
-    raise ValueError(f"unknown LLM provider {provider!r}: use 'openai' or 'ollama'")
-
-
-# ---------------------------------------------------------------- talking to the model
-
-
-def _where(chat_model: Any) -> str:
-    url = getattr(chat_model, "openai_api_base", None) or getattr(chat_model, "base_url", None)
-    if isinstance(url, str) and url:
-        return f"LLM server at {url}"
-    if type(chat_model).__name__ == "ChatOllama":
-        return "Ollama server at http://127.0.0.1:11434"
-    return f"LLM ({type(chat_model).__name__})"
-
-
-def _request_timeout(chat_model: Any) -> float | None:
-    t = getattr(chat_model, "request_timeout", None)
-    if isinstance(t, int | float):
-        return float(t)
-    kwargs = getattr(chat_model, "client_kwargs", None)
-    if isinstance(kwargs, dict) and isinstance(kwargs.get("timeout"), int | float):
-        return float(kwargs["timeout"])
-    return None
-
-
-def _as_llm_error(exc: BaseException, chat_model: Any) -> LLMError:
-    where = _where(chat_model)
-    chain: list[BaseException] = []
-    e: BaseException | None = exc
-    while e is not None and e not in chain and len(chain) < 6:
-        chain.append(e)
-        e = e.__cause__ or e.__context__
-    names = {cls.__name__ for err in chain for cls in type(err).__mro__}
-    # the innermost message is usually the useful one ("[Errno 111] Connection refused")
-    messages = [str(err).strip().rstrip(".") for err in chain if str(err).strip()]
-    detail = (messages[-1] if messages else type(exc).__name__)[:200]
-    if names & {"APITimeoutError", "TimeoutException", "TimeoutError", "ReadTimeout"}:
-        t = _request_timeout(chat_model)
-        within = f" within {t:g} s" if t else " in time"
-        return LLMError(f"{where} did not answer{within}")
-    if names & {"APIConnectionError", "ConnectError", "ConnectionError", "NetworkError"}:
-        return LLMError(f"{where} is not reachable ({detail}); is the server running?")
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        return LLMError(f"{where} answered HTTP {status}: {str(exc).strip()[:200]}")
-    return LLMError(f"{where} failed: {type(exc).__name__}: {detail}")
-
-
-def _chunk_text(chunk: Any) -> str:
-    content = getattr(chunk, "content", chunk)
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content blocks
-        parts = []
-        for block in content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, dict) and block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-        return "".join(parts)
-    return ""
-
-
-@dataclass
-class _StreamResult:
-    text: str
-    first_token_ms: float | None
-    total_ms: float
-    pieces: int
-
-
-def _stream_text(
-    chat_model: Any,
-    messages: list[tuple[str, str]],
-    *,
-    deadline_s: float | None,
-    on_token: Callable[[str], None] | None,
-) -> _StreamResult:
-    """Stream the reply in a worker thread; enforce the deadline here, in the caller's thread.
-
-    ``on_token`` runs in the caller's thread. On timeout the worker is told to stop (it
-    closes the HTTP stream at the next piece) and LLMError is raised at once.
-    """
-    q: queue.Queue[tuple[str, Any]] = queue.Queue()
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            stream = chat_model.stream(messages)
-            try:
-                for chunk in stream:
-                    if stop.is_set():
-                        break
-                    text = _chunk_text(chunk)
-                    if text:
-                        q.put(("token", text))
-            finally:
-                close = getattr(stream, "close", None)
-                if callable(close):
-                    close()
-            q.put(("end", None))
-        except BaseException as exc:  # delivered to the caller's thread
-            q.put(("error", exc))
-
-    t0 = time.perf_counter()
-    end = None if deadline_s is None else t0 + deadline_s
-    threading.Thread(target=work, name="hoidap-llm-stream", daemon=True).start()
-    parts: list[str] = []
-    first: float | None = None
-    try:
-        while True:
-            wait = None if end is None else end - time.perf_counter()
-            try:
-                if wait is not None and wait <= 0:
-                    raise queue.Empty
-                kind, value = q.get(timeout=wait)
-            except queue.Empty:
-                what = "did not answer" if first is None else "did not finish its answer"
-                raise LLMError(f"{_where(chat_model)} {what} within {deadline_s:g} s") from None
-            if kind == "token":
-                if first is None:
-                    first = time.perf_counter()
-                parts.append(value)
-                if on_token is not None:
-                    on_token(value)
-            elif kind == "error":
-                raise _as_llm_error(value, chat_model) from value
-            else:
-                break
-    finally:
-        stop.set()
-    total = (time.perf_counter() - t0) * 1000
-    return _StreamResult(
-        "".join(parts), None if first is None else (first - t0) * 1000, total, len(parts)
-    )
-
-
 # ---------------------------------------------------------------- prompt building
 
 
-def _escape(text: str) -> str:
+def escape_passage(text: str) -> str:
     """Passage text cannot close the data delimiters or fake a passage number."""
     text = text.replace("<", "‹").replace(">", "›")
     return _MARKER_RE.sub(lambda m: "(" + m.group(1) + ")", text)
@@ -291,7 +88,7 @@ def _seen_length(text: str, limit: int) -> int:
 def _header(i: int, hit: ScoredChunk) -> str:
     title = " ".join((hit.title or "").split()) or "(không có tiêu đề)"
     meta = ", ".join(x for x in (hit.date, hit.source) if x)
-    return f"[{i}] {_escape(title)}" + (f" ({_escape(meta)})" if meta else "")
+    return f"[{i}] {escape_passage(title)}" + (f" ({escape_passage(meta)})" if meta else "")
 
 
 def _strip_markers(text: str) -> str:
@@ -304,8 +101,8 @@ def _render_history(history: Sequence[Turn], turns: int, answer_chars: int) -> s
         answer = _strip_markers(turn.answer)
         if len(answer) > answer_chars:
             answer = answer[:answer_chars].rstrip() + " …"
-        lines.append(f"Người dùng: {_escape(' '.join(turn.question.split()))}")
-        lines.append(f"Trợ lý: {_escape(' '.join(answer.split()))}")
+        lines.append(f"Người dùng: {escape_passage(' '.join(turn.question.split()))}")
+        lines.append(f"Trợ lý: {escape_passage(' '.join(answer.split()))}")
     return "\n".join(lines)
 
 
@@ -403,6 +200,7 @@ class LLMAnswerer:
         max_passage_chars: int = 1500,
         support_threshold: float = SUPPORT_THRESHOLD,
         drop_unsupported: bool = True,
+        deadline_s: float = 60.0,
     ) -> None:
         if max_passages < 1 or max_passage_chars < 100:
             raise ValueError("max_passages must be >= 1 and max_passage_chars >= 100")
@@ -414,6 +212,7 @@ class LLMAnswerer:
         self.max_passage_chars = max_passage_chars
         self.support_threshold = support_threshold
         self.drop_unsupported = drop_unsupported
+        self.deadline_s = deadline_s
         self.prompt = load_prompt("answer_vi")
         self._echo = _template_sentences(self.prompt.system, self.prompt.user)
 
@@ -435,7 +234,7 @@ class LLMAnswerer:
         for i, hit in enumerate(list(retrieved)[: self.max_passages], start=1):
             n = _seen_length(hit.chunk.text, self.max_passage_chars)
             body = hit.chunk.text[:n] + (" …" if n < len(hit.chunk.text) else "")
-            rendered.append(f"{_header(i, hit)}\n{_escape(body)}")
+            rendered.append(f"{_header(i, hit)}\n{escape_passage(body)}")
             seen.append(n)
         return rendered, seen
 
@@ -454,6 +253,20 @@ class LLMAnswerer:
         p = self.prompt.render(passages="\n\n".join(passages), history=hist, question=asked)
         return [("system", p.system), ("human", p.user)]
 
+    def respond(self, request: AnswerRequest, evidence: Evidence) -> Answer:
+        """The ``Answerer`` protocol: the model is shown the gate's passages (instructions
+        blanked); the answer lists the hits as retrieved."""
+        answer = self.answer(
+            request.question,
+            evidence.shown(),
+            evidence.texts,
+            history=request.history,
+            standalone_query=request.standalone_query,
+            on_token=request.on_token,
+        )
+        answer.retrieved = list(evidence.hits)
+        return answer
+
     def answer(
         self,
         question: str,
@@ -467,7 +280,8 @@ class LLMAnswerer:
     ) -> Answer:
         """Stream an answer (``on_token`` gets the raw pieces), then post-check it.
 
-        ``deadline_s`` bounds the whole call (seconds); past it LLMError is raised. Any
+        ``deadline_s`` (default: the answerer's) bounds the whole call (seconds); past it
+        LLMError is raised. Any
         failure of the model raises LLMError; the caller decides on a fallback.
         """
         hits = list(retrieved)[: self.max_passages]
@@ -485,9 +299,11 @@ class LLMAnswerer:
             return base
         passages, seen = self._passages(hits)
         messages = self._messages(question, passages, history, standalone_query)
-        result = _stream_text(self.chat_model, messages, deadline_s=deadline_s, on_token=on_token)
+        result = call_model(
+            self.chat_model, messages, deadline_s=deadline_s or self.deadline_s, on_token=on_token
+        )
         if not result.text.strip():
-            raise LLMError(f"{_where(self.chat_model)} returned an empty answer")
+            raise LLMError(f"{describe(self.chat_model)} returned an empty answer")
         t_post = time.perf_counter()
         # header + shown text; sentences that give orders to the model are not evidence
         # (rag.answer.injection): a reply that obeys one is left without support and dropped
@@ -635,9 +451,9 @@ def condense_question(
     if not history or not question:
         return question
     p = load_prompt("condense_vi").render(
-        history=_render_history(history, 4, 400), question=_escape(question)
+        history=_render_history(history, 4, 400), question=escape_passage(question)
     )
-    result = _stream_text(
+    result = call_model(
         chat_model, [("system", p.system), ("human", p.user)], deadline_s=timeout_s, on_token=None
     )
     text = _THINK_RE.sub("", result.text)
@@ -650,3 +466,24 @@ def condense_question(
             return question
         return line
     return question
+
+
+class LLMCondenser:
+    """The ``Condenser`` of an LLM setup: the model rewrites a follow-up question; when it
+    fails, the deterministic rewrite (``rag.answer.followup.contextualize``) is used and a
+    notice says so."""
+
+    def __init__(self, chat_model: ChatModel, *, deadline_s: float) -> None:
+        self.chat_model = chat_model
+        self.deadline_s = deadline_s
+
+    def __call__(self, question: str, history: Sequence[Turn]) -> tuple[str, str | None]:
+        if not history:
+            return question, None
+        try:
+            return condense_question(
+                self.chat_model, history, question, timeout_s=self.deadline_s
+            ), None
+        except LLMError as exc:
+            notice = f"Không dùng được LLM để hiểu câu hỏi nối tiếp ({exc})."
+            return contextualize(question, history), notice

@@ -171,3 +171,22 @@ def place_key(place: str) -> str:
     """Comparable form of a place name: 'huyện Hàm Thuận Bắc' -> 'hàm thuận bắc'."""
     key = search_key(place)
     return re.sub(r"^(tỉnh|thành phố|tp\.?|huyện|quận|thị xã|xã|phường|thị trấn)\s+", "", key)
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given; the message is for the user (Vietnamese)."""
+
+
+def validate_question(question: str, limit: int) -> str:
+    """The question with its whitespace tidied; QuestionError (a Vietnamese message for
+    the user) when it is empty, has no letters or digits, or is longer than ``limit``."""
+    q = " ".join((question or "").split())
+    if not any(ch.isalnum() for ch in q):
+        raise QuestionError(
+            "Câu hỏi trống hoặc không có chữ. Hãy nhập một câu hỏi bằng tiếng Việt."
+        )
+    if len(q) > limit:
+        raise QuestionError(
+            f"Câu hỏi quá dài ({len(q)} ký tự, tối đa {limit}). Hãy hỏi ngắn gọn hơn."
+        )
+    return q

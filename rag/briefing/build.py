@@ -1,7 +1,7 @@
 """Build a briefing on a topic from the indexed documents.
 
->>> # b = BriefingBuilder(Assistant(load_settings())).build("dân chủ ở cơ sở")  # doctest: +SKIP
->>> # print(to_markdown(b))                                                    # doctest: +SKIP
+``BriefingBuilder(build_services(settings)).build("dân chủ ở cơ sở")`` gives a ``Briefing``;
+``rag.briefing.export`` turns it into Markdown or DOCX.
 
 Offline (always): the topic is retrieved like a question (hybrid search, more passages,
 up to ``per_article`` per article); every sentence of those passages is scored by the
@@ -10,23 +10,28 @@ above the calibrated refusal threshold are *relevant*: the best sentence of the 
 articles opens the overview, the next ones are key points (at most three per article,
 near-duplicates dropped). Key figures and the timeline come from the relevant sentences
 and those nearly as strong (``rag.briefing.facts``). Sources are numbered in order of
-first citation.
+first citation. The passages come through the evidence gate (``rag.answer.evidence``): one
+version per article, instruction-like sentences blanked.
 
 With an LLM configured (``answerer`` = openai / ollama) the overview and key points are
 written by the model from the same sources, and each sentence is kept only if it cites a
-source that supports it (``rag.answer.support``); figures and the timeline stay extractive. If
-the model fails, the extractive text is used and a notice says so.
+source that supports it (``rag.answer.support``); figures and the timeline stay extractive.
+The model is called through ``rag.answer.chat.call_model`` (deadline ``llm_timeout_s``); if
+it fails, the extractive text is used and a notice says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from corpus.text import search_key, tokens
+from rag.answer.chat import ChatModel, LLMError, call_model
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.question import analyze, validate_question
 from rag.briefing.facts import find_date, find_figures, snippet
 from rag.briefing.model import (
     Briefing,
@@ -37,6 +42,8 @@ from rag.briefing.model import (
     TimelineEvent,
     date_label,
 )
+from rag.retrieval.retrieve import HybridRetriever
+from rag.services import Services
 from rag.types import Filters, ScoredChunk
 
 FIGURE_FACTOR = 0.75  # figures/timeline: sentences with evidence >= this x threshold
@@ -55,7 +62,7 @@ class _Sent:
 
 
 class BriefingBuilder:
-    """Builds briefings over one Assistant's index (retriever, embedder and calibration).
+    """Builds briefings over the parts of one ``Services`` (index, embedder, calibration).
 
     ``chat_model``: a LangChain chat model to use instead of the one the settings describe
     (the settings' ``answerer`` decides whether an LLM is used at all).
@@ -63,52 +70,45 @@ class BriefingBuilder:
 
     def __init__(
         self,
-        assistant: Any,
+        services: Services,
         *,
         passages: int = 16,
         per_article: int = 4,
         max_points: int = 8,
         max_figures: int = 10,
         max_events: int = 12,
-        chat_model: Any = None,
+        chat_model: ChatModel | None = None,
     ) -> None:
-        self.assistant = assistant
+        self.services = services
         self.passages = passages
         self.per_article = per_article
         self.max_points = max_points
         self.max_figures = max_figures
         self.max_events = max_events
-        self._chat_model = chat_model
-        self._retriever: Any = None
+        self._chat_model: ChatModel | None = chat_model
+        self._retriever: HybridRetriever | None = None
 
     @property
-    def retriever(self) -> Any:
+    def retriever(self) -> HybridRetriever:
         if self._retriever is None:
-            from rag.retrieval.retrieve import HybridRetriever
-
-            s = self.assistant.settings
-            self._retriever = HybridRetriever(
-                self.assistant.index,
-                self.assistant.embedder,
+            s = self.services.settings
+            self._retriever = self.services.make_retriever(
                 top_k=self.passages,
                 candidates=max(s.retrieval_candidates, self.passages * 4),
-                rrf_k=s.rrf_k,
-                fusion=s.fusion,
                 per_article=self.per_article,
+                reranker=False,
             )
         return self._retriever
 
     # -- building ------------------------------------------------------------------
     def build(self, topic: str, filters: Filters | None = None) -> Briefing:
-        from rag.answer.extractive import ExtractiveAnswerer
-        from rag.answer.question import analyze
-
-        topic = self.assistant.validate(topic)
+        topic = validate_question(topic, self.services.settings.max_question_chars)
         filters = filters or Filters()
-        hits = self.retriever.retrieve(topic, k=self.passages, filters=filters)
-        catalog = self.assistant.index.catalog
-        texts = {h.chunk.article_id: catalog.article_text(h.chunk.article_id) or "" for h in hits}
-        base = self.assistant.extractive
+        evidence = self.services.evidence(
+            topic, filters=filters, k=self.passages, retriever=self.retriever
+        )
+        hits, texts = evidence.hits, evidence.texts
+        base = self.services.extractive
         scorer = ExtractiveAnswerer(threshold=base.threshold, idf=base.idf, max_chunks=len(hits))
         q = analyze(topic)
         cands = scorer.candidates(q, hits, texts)
@@ -144,7 +144,7 @@ class BriefingBuilder:
         b.overview = [numbering.statement(s) for s in overview]
         b.key_points = [numbering.statement(s) for s in points]
         notice = None
-        if self.assistant.settings.answerer != "extractive":
+        if self.services.uses_llm:
             notice = self._llm_rewrite(b, topic, relevant, meta, texts, numbering)
         b.key_figures = [
             KeyFigure(value, what, numbering.ref(s.article_id), _quote(s), context)
@@ -185,20 +185,9 @@ class BriefingBuilder:
         return sorted(best, key=lambda e: (e[0], e[2].article_id, e[2].start))
 
     # -- the LLM variant -------------------------------------------------------------
-    def chat_model(self) -> Any:
+    def chat_model(self) -> ChatModel:
         if self._chat_model is None:
-            from rag.answer.llm import make_chat_model
-
-            s = self.assistant.settings
-            self._chat_model = make_chat_model(
-                s.answerer,
-                base_url=s.llm_base_url,
-                model=s.llm_model,
-                temperature=s.llm_temperature,
-                timeout_s=s.llm_timeout_s,
-                api_key=s.llm_api_key or None,
-                max_tokens=max(s.llm_max_tokens, 768),
-            )
+            self._chat_model = self.services.chat_model(max_tokens=768)
         return self._chat_model
 
     def _llm_rewrite(
@@ -207,29 +196,30 @@ class BriefingBuilder:
         topic: str,
         relevant: Sequence[_Sent],
         meta: dict[str, ScoredChunk],
-        texts: dict[str, str],
+        texts: Mapping[str, str],
         numbering: _Numbering,
     ) -> str | None:
         """Replace the overview and key points by the model's, keeping supported sentences."""
-        from rag.answer.llm import model_label
+        from rag.answer.llm import escape_passage
         from rag.answer.prompts import load_prompt
         from rag.answer.support import SUPPORT_THRESHOLD, best_supporting_span
 
-        s = self.assistant.settings
+        s = self.services.settings
         # sources in the order of their best sentence; up to llm_max_passages of them
         order = list(dict.fromkeys(x.article_id for x in relevant))[: s.llm_max_passages]
         blocks = []
         for i, aid in enumerate(order, 1):
             h = meta[aid]
             excerpt = " ".join(x.text for x in relevant if x.article_id == aid)
-            excerpt = excerpt[: s.llm_max_passage_chars].replace("<<<", "« «")
+            excerpt = escape_passage(excerpt[: s.llm_max_passage_chars])
             bits = ", ".join(x for x in (h.date, h.source) if x)
-            blocks.append(f"[{i}] {h.title}" + (f" ({bits})" if bits else "") + f"\n{excerpt}")
+            head = escape_passage(h.title + (f" ({bits})" if bits else ""))
+            blocks.append(f"[{i}] {head}\n{excerpt}")
         prompt = load_prompt("briefing_vi").render(passages="\n\n".join(blocks), topic=topic)
+        messages = [("system", prompt.system), ("human", prompt.user)]
         try:
-            reply = self.chat_model().invoke([("system", prompt.system), ("human", prompt.user)])
-            text = str(getattr(reply, "content", reply) or "")
-        except Exception as exc:  # any failure of the model: keep the extractive text
+            text = call_model(self.chat_model(), messages, deadline_s=s.llm_timeout_s).text
+        except LLMError as exc:  # the model failed: keep the extractive text
             return f"Không dùng được mô hình ngôn ngữ ({exc}); phần tổng quan là trích xuất."
         overview_raw, points_raw = _parse_reply(text)
         kept: dict[str, list[Statement]] = {"overview": [], "points": []}
@@ -255,7 +245,7 @@ class BriefingBuilder:
             b.overview = kept["overview"]
         if kept["points"]:
             b.key_points = kept["points"][: self.max_points]
-        b.answerer = model_label(s.answerer, s.llm_model)
+        b.answerer = self.services.answerer_label
         return (
             f"Đã bỏ {dropped} câu của mô hình không có căn cứ trong tài liệu." if dropped else None
         )

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from corpus.sqlite import BUSY_TIMEOUT_S, enable_wal
 from corpus.types import Article, Chunk
@@ -349,7 +350,7 @@ class Catalog:
         n_chunks = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return int(n_articles), int(n_chunks)
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> CorpusSummary:
         con = self._con()
         sources = [
             r[0]
@@ -373,6 +374,16 @@ class Catalog:
             "date_range": [dated[0], dated[1]] if dated[0] else None,
             "articles_without_full_date": int(undated),
         }
+
+
+class CorpusSummary(TypedDict):
+    """``Catalog.summary``: what the corpus holds (``hoidap stats``, the web app's badges)."""
+
+    articles: int
+    chunks: int
+    sources: list[str]
+    date_range: list[str] | None  # [first, last] full dates, ISO
+    articles_without_full_date: int
 
 
 class _Transaction:

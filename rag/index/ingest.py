@@ -1,7 +1,22 @@
 """Ingest: files -> articles -> chunks -> embeddings -> index, incrementally and crash-safely.
 
->>> # report = ingest(["corpus/articles"], load_settings())   # doctest: +SKIP
->>> # print(report.added, report.unchanged, report.skipped)   # doctest: +SKIP
+>>> import shutil, tempfile
+>>> import numpy as np
+>>> from rag.settings import load_settings
+>>> class Toy:  # any Embedder; without one, the settings' embedding_model is loaded
+...     model_id, dim = "toy-2d", 2
+...     def embed_documents(self, texts):
+...         return np.float32([[np.cos(len(t)), np.sin(len(t))] for t in texts])
+...     def embed_query(self, text):
+...         return self.embed_documents([text])[0]
+>>> settings = load_settings(tempfile.mkdtemp(), env={})  # a new, empty home
+>>> report = ingest(["corpus/articles"], settings, embedder=Toy())
+>>> len(report.added), report.unchanged, report.skipped
+(5, 0, [])
+>>> again = ingest(["corpus/articles"], settings, embedder=Toy())
+>>> again.added, again.unchanged, again.embedded   # nothing changed: nothing re-embedded
+([], 5, 0)
+>>> shutil.rmtree(settings.home)
 
 An input whose raw bytes (or JSONL record) and pipeline settings are unchanged since the
 last ingest is not even parsed again. Changed inputs are cleaned, chunked, embedded

@@ -1,7 +1,9 @@
 """Optional cross-encoder reranker (sentence-transformers ``CrossEncoder``), off by default.
 
->>> # r = CrossEncoderReranker("BAAI/bge-reranker-v2-m3")      # doctest: +SKIP
->>> # r.score("câu hỏi", ["đoạn 1", "đoạn 2"])                  # doctest: +SKIP
+With the model on disk (see below)::
+
+    r = CrossEncoderReranker("BAAI/bge-reranker-v2-m3")   # nothing loaded yet
+    r.score("câu hỏi", ["đoạn 1", "đoạn 2"])              # one score per passage
 
 The model is a hub id already in the local Hugging Face cache, or a local folder
 (e.g. ``BAAI/bge-reranker-v2-m3``, ``AITeamVN/Vietnamese_Reranker``). It loads on first

@@ -1,7 +1,10 @@
 """Hybrid retrieval: BM25 and dense in parallel -> score fusion -> diversify.
 
->>> # r = HybridRetriever(index, embedder)                      # doctest: +SKIP
->>> # hits = r.retrieve("kiểm tra bao nhiêu đơn vị", k=5)       # doctest: +SKIP
+Given an ``Index`` and the embedder its passages were embedded with (``rag.index.ingest``
+shows how one is built)::
+
+    r = HybridRetriever(index, embedder)
+    hits = r.retrieve("kiểm tra bao nhiêu đơn vị", k=5)   # ScoredChunk, best first
 
 * BM25 runs over normalised syllables; a query typed without any diacritics uses the
   diacritic-free BM25 instead, so "kiem tra bao nhieu don vi" finds the same passages.

@@ -1,8 +1,10 @@
 """The Gradio page: a thin adapter over one ``Assistant`` (wiring only; the logic lives in
 ``rag.web.chat``, ``rag.web.corpus``, ``rag.web.render`` and ``rag.briefing``).
 
->>> # app = WebApp(Assistant(load_settings()))   # doctest: +SKIP
->>> # app.launch()                               # doctest: +SKIP
+What ``python app.py`` does (it serves until stopped)::
+
+    app = WebApp(Assistant(load_settings()))
+    app.launch()
 
 Tabs: Hỏi đáp (chat), Soạn tài liệu tóm tắt (briefing), Kho tài liệu (corpus),
 Đánh giá (evaluation). The queue serves ``web_concurrency`` chat/briefing requests at once;
@@ -19,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from rag.index.catalog import Catalog
 from rag.types import Filters
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
@@ -66,8 +69,8 @@ class WebApp:
 
     # -- helpers over the index ---------------------------------------------------
     @property
-    def catalog(self) -> Any:
-        return self.assistant.index.catalog
+    def catalog(self) -> Catalog:
+        return self.assistant.services.catalog
 
     @property
     def briefer(self) -> Any:
@@ -75,14 +78,14 @@ class WebApp:
             if self._briefer is None:
                 from rag.briefing import BriefingBuilder
 
-                self._briefer = BriefingBuilder(self.assistant)
+                self._briefer = BriefingBuilder(self.assistant.services)
             return self._briefer
 
     def warm_up(self) -> None:
         """Load the embedder, BM25 and the answerer now, not on the first question."""
-        _ = self.assistant.retriever
-        _ = self.assistant.extractive
-        self.assistant.retriever.retrieve("công tác dân vận", k=1)
+        services = self.assistant.services
+        _ = services.answerer
+        services.retriever.retrieve("công tác dân vận", k=1)
 
     def sources(self) -> list[str]:
         return list(self.catalog.summary()["sources"])
@@ -97,14 +100,8 @@ class WebApp:
             f'<span class="hd-badge">Chỉ mục: {esc(self.settings.index)}</span>'
             f'<span class="hd-badge">{s["articles"]} bài, {s["chunks"]} đoạn{esc(dates)}</span>'
             f'<span class="hd-badge" id="hd-answerer">Trả lời bởi: '
-            f"{esc(answerer_label(self._answerer_name()))}</span>"
+            f"{esc(answerer_label(self.assistant.services.answerer_label))}</span>"
         )
-
-    def _answerer_name(self) -> str:
-        from rag.answer.llm import model_label
-
-        s = self.settings
-        return "extractive" if s.answerer == "extractive" else model_label(s.answerer, s.llm_model)
 
     # -- building the page ------------------------------------------------------------
     def build(self) -> Any:

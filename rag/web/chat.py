@@ -152,7 +152,7 @@ def respond(
     Errors the user can fix (an empty or too long question, bad filters) come back as a
     status message and leave the conversation unchanged.
     """
-    from rag.assistant import QuestionError
+    from rag.answer.question import QuestionError
     from rag.retrieval.retrieve import FilterError
 
     session = session if session is not None else ChatSession()

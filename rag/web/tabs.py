@@ -138,7 +138,7 @@ def chat_tab(app: Any) -> ChatTab:
 
         try:
             f = app.filters(src, since, until)
-            app.assistant.retriever.allowed_articles(f)  # checks the dates before asking
+            app.assistant.services.retriever.allowed_articles(f)  # checks the dates before asking
         except FilterError as exc:
             yield unchanged(notice_html(str(exc), kind="error"))
             return
@@ -209,7 +209,7 @@ def briefing_tab(app: Any) -> BriefTab:
     result = gr.HTML(elem_id="hd-briefing")
 
     def on_build(t: str, src: Any, since: Any, until: Any) -> Any:
-        from rag.assistant import QuestionError
+        from rag.answer.question import QuestionError
         from rag.retrieval.retrieve import FilterError
 
         off = gr.update(value=None, interactive=False)
@@ -327,7 +327,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
         try:
             progress(0.02, desc="Đang đọc và tách đoạn…")
             report = cp.ingest_uploads(
-                report, s, app.assistant.embedder, lambda f, d: progress(f, desc=d)
+                report, s, app.assistant.services.embedder, lambda f, d: progress(f, desc=d)
             )
         except Exception as exc:  # shown on the page, logged
             return (busy(exc), *refreshed())
@@ -346,7 +346,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
         if not article_id:
             return (notice_html("Chưa chọn bài nào.", kind="warn"), *refreshed())
         try:
-            ok = cp.delete_article(s, app.assistant.embedder.model_id, article_id)
+            ok = cp.delete_article(s, app.assistant.services.embedder.model_id, article_id)
         except Exception as exc:  # shown on the page, logged
             return (busy(exc), *refreshed())
         msg = f"Đã xoá bài {article_id}." if ok else f"Không có bài {article_id}."
@@ -355,7 +355,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
     def on_reindex(progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         progress(0, desc="Đang đọc lại các tệp nguồn…")
         try:
-            r = cp.reindex(s, app.assistant.embedder, lambda f, d: progress(f, desc=d))
+            r = cp.reindex(s, app.assistant.services.embedder, lambda f, d: progress(f, desc=d))
         except Exception as exc:  # shown on the page, logged
             return (busy(exc), *refreshed())
         msg = (
