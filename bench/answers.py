@@ -53,11 +53,11 @@ def main() -> int:
 
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="hoidap-answers-"))
     settings = load_settings(home, env={}, index=args.index)
+    assistant = Assistant(settings, refusal_threshold=args.threshold)
     if args.corpus:
         from rag.index.ingest import ingest
 
-        ingest(args.corpus, settings)
-    assistant = Assistant(settings, refusal_threshold=args.threshold)
+        ingest(args.corpus, settings, embedder=assistant.services.embedder)
     rows = []
     for line in Path(args.qa).read_text(encoding="utf-8").splitlines():
         if not line.strip():

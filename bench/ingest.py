@@ -31,8 +31,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.index.index import Index  # noqa: E402
 from rag.index.ingest import IngestProgress, ingest  # noqa: E402
+from rag.services import build_services  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
 
@@ -65,15 +65,14 @@ def main() -> int:
             )
 
     t0 = time.perf_counter()
-    report = ingest(args.corpus, settings, progress=progress)
+    services = build_services(settings)
+    report = ingest(args.corpus, settings, embedder=services.embedder, progress=progress)
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     articles = len(report.added) + len(report.updated)
 
-    from embeddings.registry import load_embedder
-
-    model_id = load_embedder(settings.embedding_model).model_id
-    stats = Index(settings, model_id).stats()
+    stats = services.index.stats()
+    services.close()
 
     t1 = time.perf_counter()
     proc = subprocess.run(
@@ -101,7 +100,7 @@ def main() -> int:
     embed_s = report.timings.get("embed_write", 0.0)
     record = {
         "corpus": [str(c) for c in args.corpus],
-        "embedding_model": model_id,
+        "embedding_model": services.embedder.model_id,
         "articles": articles,
         "skipped": len(report.skipped),
         "chunks": report.chunks_written,

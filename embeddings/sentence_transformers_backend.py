@@ -15,7 +15,9 @@ Known families get their input conventions automatically:
 >>> emb = SentenceTransformerEmbedder("intfloat/multilingual-e5-small")  # nothing loaded
 >>> emb.model_id
 'st:intfloat/multilingual-e5-small'
->>> emb.embed_query("thủ đô của Việt Nam")  # doctest: +SKIP
+
+The first ``emb.embed_query("thủ đô của Việt Nam")`` then loads the model from the cache
+(or raises ``EmbedderUnavailable``) and embeds "query: thủ đô của Việt Nam".
 """
 
 from __future__ import annotations

@@ -83,8 +83,8 @@ def main() -> int:
                     + "\n"
                 )
     settings = load_settings(home, env={}, index=name)
-    ingest([corpus], settings)
     services = build_services(settings, refusal_threshold=0.0)
+    ingest([corpus], settings, embedder=services.embedder)
     all_ids = services.catalog.article_ids()
     lines = Path(f"{prefix}.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [json.loads(x) for x in lines][: args.limit]

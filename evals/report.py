@@ -6,8 +6,8 @@ text that comes from a test set or an answer is escaped with ``html.escape``. Th
 can reuse ``make_plots`` (PNG bytes by name) and ``render_html``.
 
 ``write_reports(summary, rows, out_dir)`` takes a run's summary and result rows
-(``evals.runner``) and returns what it wrote, by path relative to ``out_dir``:
-``report.md``, ``report.html`` and ``plots/metrics_retrieval.png`` and the other plots.
+(``evals.runner``), writes the files and returns their paths keyed by name within
+``out_dir``: ``"report.md"``, ``"report.html"``, ``"plots/metrics_retrieval.png"``...
 """
 
 from __future__ import annotations

@@ -12,9 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from rag.services import Services
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
@@ -85,10 +88,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.home, index=args.index, embedding_model=args.embedding_model)
 
 
-def _model_id(settings: Settings) -> str:
-    from embeddings.registry import load_embedder
+def _services(args: argparse.Namespace) -> Services:
+    from rag.services import build_services
 
-    return load_embedder(settings.embedding_model).model_id
+    return build_services(_settings(args))
 
 
 def _print_json(data: Any) -> None:
@@ -110,7 +113,8 @@ def _waiting(settings: Settings) -> Any:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.index.ingest import IngestProgress, ingest
 
-    settings = _settings(args)
+    services = _services(args)
+    settings = services.settings
     paths = args.paths or [str(DEFAULT_CORPUS)]
     bar = None
     if not args.no_progress and sys.stderr.isatty():
@@ -129,7 +133,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     try:
         report = ingest(
-            paths, settings, prune=args.prune, progress=on_progress, on_wait=_waiting(settings)
+            paths,
+            settings,
+            embedder=services.embedder,
+            prune=args.prune,
+            progress=on_progress,
+            on_wait=_waiting(settings),
         )
     finally:
         if bar is not None:
@@ -158,10 +167,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from rag.index.index import Index
-
-    settings = _settings(args)
-    stats = Index(settings, _model_id(settings)).stats()
+    services = _services(args)
+    try:
+        stats = services.index.stats()
+    finally:
+        services.close()
     if args.json:
         _print_json(stats)
         return EXIT_OK
@@ -178,15 +188,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from rag.index.index import Index
-
-    settings = _settings(args)
-    index = Index(settings, _model_id(settings))
-    article = index.catalog.get_article(args.article_id)
+    services = _services(args)
+    try:
+        article = services.catalog.get_article(args.article_id)
+        chunks = services.catalog.chunks_of(article.id) if article else []
+    finally:
+        services.close()
     if article is None:
         print(f"Không có bài viết có mã {args.article_id!r} trong chỉ mục.", file=sys.stderr)
         return EXIT_FAILURE
-    chunks = index.catalog.chunks_of(article.id)
     data = {
         "id": article.id,
         "title": article.title,
@@ -225,8 +235,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     from rag.index.ingest import delete_articles
 
-    settings = _settings(args)
-    deleted = delete_articles(args.ids, settings, _model_id(settings), _waiting(settings))
+    services = _services(args)
+    settings = services.settings
+    deleted = delete_articles(args.ids, settings, services.embedder.model_id, _waiting(settings))
     missing = [i for i in args.ids if i not in deleted]
     if args.json:
         _print_json({"deleted": deleted, "not_found": missing})

@@ -36,6 +36,13 @@ if TYPE_CHECKING:
     from rag.retrieval.retrieve import Reranker
 
 
+def open_embedder(settings: Settings) -> Embedder:
+    """The settings' embedder (``embedding_model``, ``embedding_threads``); loads lazily."""
+    from embeddings.registry import load_embedder
+
+    return load_embedder(settings.embedding_model, threads=settings.embedding_threads or None)
+
+
 class Services:
     """The parts, built lazily and once (thread-safe); see the module docstring.
 
@@ -84,12 +91,7 @@ class Services:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                from embeddings.registry import load_embedder
-
-                s = self.settings
-                self._embedder = load_embedder(
-                    s.embedding_model, threads=s.embedding_threads or None
-                )
+                self._embedder = open_embedder(self.settings)
             return self._embedder
 
     @property

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install (with test tools) and run the whole test suite, slow tests included.
+# Install (with test tools), then lint (ruff), check formatting (ruff format), check types
+# (mypy) and run the whole test suite, slow tests included; the first failure stops it.
 # Pass pytest arguments to narrow it, e.g. scripts/test.sh tests/test_text.py -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +10,11 @@ scripts/install_llm_test_server.sh
 # the web app and the HTML eval report are tested in Debian's headless chromium
 scripts/install_browser.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False OPENBLAS_NUM_THREADS=1
+# lint, format and types first: any finding fails the run (each can be run alone, see README)
+echo "[hoidap] ruff check" >&2
+.venv/bin/ruff check .
+echo "[hoidap] ruff format --check" >&2
+.venv/bin/ruff format --check .
+echo "[hoidap] mypy" >&2
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -m "slow or not slow" "$@"

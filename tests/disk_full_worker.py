@@ -60,7 +60,7 @@ def cli_ingest(home: Path, corpus: Path, min_free_mb: int) -> dict[str, object]:
     """``hoidap ingest`` with the fake embedder is not possible, so the CLI's own error
     path is exercised through ``rag.cli.main`` in a child with the fake patched in."""
     code = (
-        "import sys, rag.index.ingest as ci; from tests.fakes import HashEmbedder; "
+        "import sys, rag.services as ci; from tests.fakes import HashEmbedder; "
         "ci.open_embedder = lambda s: HashEmbedder(); from rag.cli import main; "
         f"sys.exit(main(['ingest', {str(corpus)!r}, '--home', {str(home)!r}, '--no-progress']))"
     )

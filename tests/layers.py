@@ -24,7 +24,7 @@ from pathlib import Path
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("corpus", ("corpus",)),
     ("embeddings", ("embeddings",)),
-    ("rag.base", ("rag.types", "rag.settings", "rag.errors")),
+    ("rag.base", ("rag.types", "rag.settings")),
     ("rag.index", ("rag.index",)),
     ("rag.retrieval", ("rag.retrieval",)),
     ("rag.answer", ("rag.answer",)),
@@ -71,6 +71,8 @@ def project_modules(root: Path) -> dict[str, Path]:
             parts = path.relative_to(root).with_suffix("").parts
             if parts[-1] == "__init__":
                 parts = parts[:-1]
+                if len(parts) == 1:  # a top-level package's __init__.py: empty (tested)
+                    continue
             found[".".join(parts)] = path
     if (root / "app.py").exists():
         found["app"] = root / "app.py"

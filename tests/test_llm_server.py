@@ -18,14 +18,8 @@ import pytest
 
 from corpus.chunking import chunk_article
 from corpus.types import Article
-from rag.answer.llm import (
-    REFUSAL_TEXT,
-    LLMAnswerer,
-    LLMError,
-    condense_question,
-    make_chat_model,
-    model_label,
-)
+from rag.answer.chat import LLMError, make_chat_model, model_label
+from rag.answer.llm import REFUSAL_TEXT, LLMAnswerer, condense_question
 from rag.types import Answer, Citation, ScoredChunk, Turn
 from tests.llm_server import LlamaServer, free_port, llama_server, missing_requirements, model_path
 

@@ -65,6 +65,16 @@ def ids_digest(ids: Sequence[str]) -> str:
     return h.hexdigest()[:16]
 
 
+def top_scores(ids: Sequence[str], scores: np.ndarray, k: int) -> list[tuple[str, float]]:
+    """The ``k`` best (id, score) pairs with a positive score, best first (ties: in order)."""
+    if not len(scores):
+        return []
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(ids[i], float(scores[i])) for i in top if scores[i] > 0.0]
+
+
 class BM25Index:
     def __init__(
         self,
@@ -127,13 +137,7 @@ class BM25Index:
         return np.asarray(self.matrix[rows].sum(axis=0)).ravel()
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
-        s = self.scores(query)
-        if not len(s):
-            return []
-        k = min(k, len(s))
-        top = np.argpartition(-s, k - 1)[:k]
-        top = top[np.argsort(-s[top], kind="stable")]
-        return [(self.ids[i], float(s[i])) for i in top if s[i] > 0.0]
+        return top_scores(self.ids, self.scores(query), k)
 
     # -- persistence -----------------------------------------------------------
     def save(self, folder: Path, generation: int) -> Path:

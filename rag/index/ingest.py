@@ -3,7 +3,7 @@
 >>> import shutil, tempfile
 >>> import numpy as np
 >>> from rag.settings import load_settings
->>> class Toy:  # any Embedder; without one, the settings' embedding_model is loaded
+>>> class Toy:  # any Embedder; the app passes rag.services.Services.embedder
 ...     model_id, dim = "toy-2d", 2
 ...     def embed_documents(self, texts):
 ...         return np.float32([[np.cos(len(t)), np.sin(len(t))] for t in texts])
@@ -107,12 +107,6 @@ def pipeline_key(settings: Settings) -> str:
     )
 
 
-def open_embedder(settings: Settings) -> Embedder:
-    from embeddings.registry import load_embedder
-
-    return load_embedder(settings.embedding_model, threads=settings.embedding_threads or None)
-
-
 def _batches(
     items: Sequence[tuple[Article, str, list[Chunk]]], min_chunks: int
 ) -> Iterable[list[tuple[Article, str, list[Chunk]]]]:
@@ -154,7 +148,7 @@ def ingest(
     paths: Sequence[str | Path],
     settings: Settings,
     *,
-    embedder: Embedder | None = None,
+    embedder: Embedder,
     prune: bool = False,
     progress: Callable[[IngestProgress], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
@@ -165,10 +159,13 @@ def ingest(
     Raises ``IndexBusy`` if it is still held after ``settings.ingest_wait_s``, and
     ``DiskFull`` when the disk fills up (before or during the run).
     """
-    embedder = embedder or open_embedder(settings)
     index = Index(settings, embedder.model_id)
     try:
-        return _ingest(paths, settings, embedder, index, prune, progress, on_wait)
+        t0 = time.perf_counter()
+        with index.writer_lock(settings.ingest_wait_s, on_wait):
+            index.ensure_free_space()
+            with EmbeddingCache(settings.cache_dir / "embeddings.sqlite") as cache:
+                return _ingest_locked(paths, settings, embedder, index, prune, progress, cache, t0)
     except DiskFull:
         raise
     except Exception as exc:  # a full disk met inside SQLite or Chroma: say so plainly
@@ -196,25 +193,6 @@ def _low_on_space(index: Index) -> bool:
     except OSError:
         return False
     return False
-
-
-def _ingest(
-    paths: Sequence[str | Path],
-    settings: Settings,
-    embedder: Embedder,
-    index: Index,
-    prune: bool,
-    progress: Callable[[IngestProgress], None] | None,
-    on_wait: Callable[[str], None] | None,
-) -> IngestReport:
-    t0 = time.perf_counter()
-    with index.writer_lock(settings.ingest_wait_s, on_wait):
-        index.ensure_free_space()
-        cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
-        try:
-            return _ingest_locked(paths, settings, embedder, index, prune, progress, cache, t0)
-        finally:
-            cache.close()
 
 
 def _ingest_locked(

@@ -220,6 +220,11 @@ def _brefs(refs: Iterable[int]) -> str:
     )
 
 
+def _list_section(title: str, items: Iterable[str], *, tag: str = "ul") -> str:
+    """``<h2>title</h2>`` and a list of the ``<li>`` items; ``tag`` may carry attributes."""
+    return f"<h2>{title}</h2><{tag}>{''.join(items)}</{tag.split()[0]}>"
+
+
 def briefing_html(b: Briefing) -> str:
     """The briefing as shown (and printed) on the page; every document string escaped."""
     from rag.briefing.export import meta_line
@@ -233,8 +238,8 @@ def briefing_html(b: Briefing) -> str:
     overview = " ".join(f"{esc(s.text)} {_brefs(s.refs)}" for s in b.overview)
     out.append(f"<h2>Tổng quan</h2><p>{esc(b.summary)} {overview}</p>")
     if b.key_points:
-        items = "".join(f"<li>{esc(s.text)} {_brefs(s.refs)}</li>" for s in b.key_points)
-        out.append(f"<h2>Các ý chính</h2><ul>{items}</ul>")
+        items = (f"<li>{esc(s.text)} {_brefs(s.refs)}</li>" for s in b.key_points)
+        out.append(_list_section("Các ý chính", items))
     if b.key_figures:
         rows = "".join(
             f"<tr><td><strong>{esc(f.value)}</strong></td><td>{esc(f.what)}</td>"
@@ -246,19 +251,19 @@ def briefing_html(b: Briefing) -> str:
             f"<th>Nguồn</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     if b.timeline:
-        items = "".join(
+        items = (
             f'<li><span class="hd-date">{esc(e.label)}</span> — '
             f"{esc(e.text)} {_brefs((e.ref,))}</li>"
             for e in b.timeline
         )
-        out.append(f"<h2>Dòng thời gian</h2><ul>{items}</ul>")
+        out.append(_list_section("Dòng thời gian", items))
     if b.sources:
-        items = "".join(
+        items = (
             f'<li id="hd-bsrc-{s.n}"><span class="hd-n">[{s.n}]</span> {esc(s.title)}'
             f"{source_meta_html(date=s.date, source=s.source, url=s.url)}</li>"
             for s in b.sources
         )
-        out.append(f'<h2>Nguồn</h2><ol class="hd-brief-sources">{items}</ol>')
+        out.append(_list_section("Nguồn", items, tag='ol class="hd-brief-sources"'))
     out.append("</article>")
     return "".join(out)
 
