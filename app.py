@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
     limit_malloc_arenas()  # before the model and server threads start (rag/web/memory.py)
 
-    from rag.settings import SettingsError, load_settings
-    from rag.web.auth import UnsafeBind, bind_warning, parse_users
+    from corpus.errors import HoidapError
+    from rag.cli import report_error
+    from rag.settings import load_settings
+    from rag.web.auth import bind_warning, parse_users
 
     try:
         settings = load_settings(
@@ -71,9 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         parse_users(settings.web_users)
         warning = bind_warning(settings, settings.web_host)
-    except (SettingsError, UnsafeBind) as exc:
-        print(f"Lỗi cấu hình: {exc}", file=sys.stderr)
-        return 2
+    except HoidapError as exc:  # SettingsError, UnsafeBind: "Lỗi cấu hình: ...", exit code 2
+        return report_error(exc)
     if warning:
         print(warning, file=sys.stderr)
 

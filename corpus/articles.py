@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from corpus.clean import RepeatedLines, clean_document, learn_repeated_lines
+from corpus.errors import HoidapError
 from corpus.metadata import extract_author, extract_source, find_publication_date
 from corpus.places import extract_places
 from corpus.text import clean_display
@@ -25,7 +26,7 @@ from corpus.types import Article, RawDocument, SkippedFile
 __all__ = ["EmptyArticle", "build_article", "build_articles"]
 
 
-class EmptyArticle(ValueError):
+class EmptyArticle(HoidapError, ValueError):
     """Nothing but boilerplate was left after cleaning a document."""
 
     def __init__(self, doc: RawDocument, removed: int = 0) -> None:

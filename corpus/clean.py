@@ -42,9 +42,23 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import PurePath
 
+from corpus.noise import (
+    CUT_LINES,
+    MAX_REPEAT_CHARS,
+    ends_sentence,
+    has_letters,
+    is_all_caps,
+    is_caption_like,
+    is_edge_noise,
+    is_navigation,
+    is_noise,
+    is_title_repeat,
+    line_key,
+    nav_key,
+    word_count,
+)
 from corpus.stamps import is_date_line, split_source_marker
 from corpus.text import clean_display, search_key
 from corpus.types import RawDocument
@@ -58,193 +72,16 @@ __all__ = [
     "learn_repeated_lines",
 ]
 
-# --- thresholds (see the module docstring and docs in each helper) ---
-HEADER_SHORT_WORDS = 10  # an unpunctuated line this short in the header/footer is not content
-CAPTION_MAX_WORDS = 30  # a photo caption is one sentence of at most this many words
+# --- thresholds (see the module docstring and docs in each helper; the line predicates'
+# own are in corpus.noise) ---
 MARKER_CAPTION_MAX_WORDS = 20  # stricter before a source marker: a short sapo may sit there
 GLUED_CAPTION_MAX_WORDS = 25
 LONG_PARAGRAPH_WORDS = 25  # the footer starts after the last paragraph this long
 MARKER_LOOKAHEAD = 4  # captions between the title and a "(Source.vn) -" lead
-MAX_REPEAT_CHARS = 300  # longer lines are never learnt as boilerplate
 SMALL_GROUP_MAX_CHARS = 80  # in a group smaller than min_docs, only short lines are learnt
 TITLE_SEARCH_LINES = 40  # the title is searched for past this many leading noise lines
 
-# Whole lines that are navigation, compared in search form without final ":" / "…".
-_NAV_LINES = frozenset(
-    search_key(s)
-    for s in (
-        "Quay lại", "Trở lại", "Trở về", "Về trang chủ", "Trang chủ", "Tin khác", "Các tin khác",
-        "Tin liên quan", "Bài liên quan", "Các bài liên quan", "Tin cùng chuyên mục",
-        "Tin mới", "Tin mới nhất", "Tin nổi bật", "Tin đã đưa", "Đọc nhiều", "Xem nhiều",
-        "Đọc thêm", "Xem thêm", "Xem tiếp", "Ý kiến bạn đọc", "Ý kiến", "Bình luận",
-        "Gửi bình luận", "Viết bình luận", "Tổng lượt bình luận", "refresh", "Thông báo",
-        "Tìm kiếm", "Tìm kiếm theo ngày", "In bài", "In trang", "Bản in", "Chia sẻ",
-        "Gửi email", "Gửi bài", "Email", "Facebook", "Twitter", "Zalo", "Quảng cáo",
-        "Lên đầu trang", "Về đầu trang", "Đầu trang", "Top", "Print", "Share", "Like",
-        "Tweet", "Đăng nhập", "Đăng ký", "Liên hệ", "Chuyên mục", "Danh mục", "Menu",
-        "Tải về", "Download", "Theo dõi", "Xem tất cả", "Mới nhất", "Video", "Podcast",
-        "Emagazine", "Infographic", "Ảnh", "Bản đồ", "Sitemap", "RSS",
-    )
-)  # fmt: skip
-# Navigation lines after which (past the last long paragraph) nothing is article text.
-_CUT_LINES = frozenset(
-    search_key(s)
-    for s in (
-        "Quay lại", "Trở lại", "Trở về", "Tin khác", "Các tin khác", "Tin liên quan",
-        "Bài liên quan", "Các bài liên quan", "Tin cùng chuyên mục", "Tin mới", "Tin mới nhất",
-        "Tin đã đưa", "Đọc thêm", "Xem thêm", "Ý kiến bạn đọc", "Bình luận", "Gửi bình luận",
-        "Viết bình luận", "Tổng lượt bình luận", "Đọc nhiều", "Xem nhiều",
-    )
-)  # fmt: skip
-# "Chủ đề Chủ trương - Chính sách", "Từ khóa: dân vận", "Đọc thêm: <headline>".
-_NAV_PREFIX = re.compile(
-    r"^(?:chủ đề|từ khóa|tags?|tin liên quan|bài liên quan|đọc thêm|xem thêm|xem tiếp)\b\s*:?",
-    re.IGNORECASE,
-)
-# Section names that make up site menus ("Tin mới Emagazine Truyền hình Podcast").
-_MENU_WORDS = frozenset(
-    search_key(s)
-    for s in (
-        "tin mới", "tin tức", "thời sự", "chính trị", "kinh tế", "xã hội", "văn hóa",
-        "thể thao", "giáo dục", "pháp luật", "quốc tế", "sức khỏe", "đời sống", "du lịch",
-        "khoa học", "công nghệ", "trang chủ", "liên hệ", "video", "podcast", "emagazine",
-        "infographic", "truyền hình", "phát thanh", "ảnh", "multimedia", "media", "rss",
-        "đăng nhập", "đăng ký", "tìm kiếm", "quảng cáo", "bạn đọc", "tin ảnh", "longform",
-        "megastory", "góc nhìn", "thư viện", "english",
-    )
-)  # fmt: skip
-_COUNTER_RE = re.compile(
-    r"^[\W_]*\d[\d.,]*\s*(?:lượt\s+(?:xem|đọc|thích|chia sẻ|bình luận)|views?|likes?|"
-    r"comments?|bình luận)?[\W_]*$",
-    re.IGNORECASE,
-)
-_PHOTO_CREDIT_RE = re.compile(
-    r"^\(?\s*(?:ảnh|nguồn ảnh|ảnh minh họa|ảnh minh hoạ)\s*:", re.IGNORECASE
-)
-_SOURCE_LINE_RE = re.compile(r"^\(?\s*(?:nguồn|theo)\s*:?\s+[^()]{2,80}\)?\.?$", re.IGNORECASE)
-_WORD_RE = re.compile(r"[^\W_]+")
-_LETTER_RE = re.compile(r"[^\W\d_]")
-_SENTENCE_END = frozenset(".!?…;:")
-_TRAILING_CLOSERS = " \"'”’»)]*"
-_INNER_BOUNDARY = re.compile(r"[.!?…]\s+(?=[^\W\d_])")
 _GLUED_BOUNDARY = re.compile(r"(?<=[^\W\d_)%])[.!?](?=[^\W\d_])")  # case checked in code
-
-
-# ------------------------------------------------------------------ line predicates
-
-
-def _words(line: str) -> int:
-    return len(_WORD_RE.findall(line))
-
-
-def _has_letters(line: str) -> bool:
-    return bool(_LETTER_RE.search(line))
-
-
-def _ends_sentence(line: str) -> bool:
-    s = line.rstrip(_TRAILING_CLOSERS)
-    return bool(s) and s[-1] in _SENTENCE_END
-
-
-@lru_cache(maxsize=4096)
-def _skey(line: str) -> str:
-    """``search_key`` is costly on long lines and each line is tested several times."""
-    return search_key(line)
-
-
-def _nav_key(line: str) -> str:
-    return _skey(line).strip(" :.…|•-–>»")
-
-
-def is_navigation(line: str) -> bool:
-    """True for a navigation or page-furniture line ("Quay lại", "Tin khác", "Đọc thêm:
-    ...", "Chủ đề Chủ trương - Chính sách", a menu of section names)."""
-    if len(line) > 300:  # navigation lines are short; skip the costly key
-        return False
-    key = _nav_key(line)
-    if key in _NAV_LINES:
-        return True
-    if _NAV_PREFIX.match(key) and not _ends_sentence(line) and _words(line) <= 25:
-        return True
-    return _is_menu(key)
-
-
-def _is_menu(key: str) -> bool:
-    """A line made (>= 70% of its words) of at least two section names."""
-    if _ends_sentence(key):
-        return False
-    words = _WORD_RE.findall(key)
-    if not 2 <= len(words) <= 10:
-        return False
-    covered, hits, i = 0, 0, 0
-    while i < len(words):
-        for n in (2, 1):
-            if " ".join(words[i : i + n]) in _MENU_WORDS:
-                covered, hits, i = covered + n, hits + 1, i + n
-                break
-        else:
-            i += 1
-    return hits >= 2 and covered >= 0.7 * len(words)
-
-
-def _is_all_caps(line: str) -> bool:
-    letters = _LETTER_RE.findall(line)
-    return len(letters) >= 2 and all(c.isupper() for c in letters)
-
-
-def _line_key(line: str) -> str:
-    return _skey(line).strip(" :.…|•-–")
-
-
-def _is_noise(line: str, learned: frozenset[str]) -> bool:
-    """Noise wherever it appears."""
-    return (
-        not _has_letters(line)
-        or bool(_COUNTER_RE.match(line))
-        or is_navigation(line)
-        or bool(_PHOTO_CREDIT_RE.match(line) and _words(line) <= 8)
-        or (len(line) <= MAX_REPEAT_CHARS and _line_key(line) in learned)
-    )
-
-
-def _is_short_unpunctuated(line: str) -> bool:
-    return not _ends_sentence(line) and _words(line) <= HEADER_SHORT_WORDS
-
-
-def _is_edge_noise(line: str, learned: frozenset[str], title_key: str) -> bool:
-    """Noise at the start or the end of a page (not content there)."""
-    return (
-        _is_noise(line, learned)
-        or _is_title_repeat(line, title_key)
-        or is_date_line(line)
-        or _is_short_unpunctuated(line)
-        or (_is_all_caps(line) and _words(line) <= HEADER_SHORT_WORDS)
-        or bool(_SOURCE_LINE_RE.match(line) and _words(line) <= 10)
-    )
-
-
-def _is_caption_like(line: str, max_words: int = CAPTION_MAX_WORDS) -> bool:
-    """One sentence of at most ``max_words`` words, not a list item."""
-    s = line.rstrip(_TRAILING_CLOSERS)
-    return (
-        _has_letters(line)
-        and _words(line) <= max_words
-        and not _INNER_BOUNDARY.search(s)
-        and not (s and s[-1] in ";:")
-    )
-
-
-def _is_title_repeat(line: str, title_key: str) -> bool:
-    """The title again, possibly with a " - Site name" suffix on one side."""
-    if not title_key or len(line) > 2 * len(title_key) + 40:
-        return False
-    key = _line_key(line)
-    if key == title_key:
-        return True
-    short, long_ = sorted((key, title_key), key=len)
-    return (
-        len(short) >= 20 and long_.startswith(short) and long_[len(short) :][:3] in (" - ", " | ")
-    )
 
 
 # ------------------------------------------------------------------ repeated lines
@@ -290,10 +127,10 @@ def learn_repeated_lines(docs: Sequence[RawDocument], *, min_docs: int = 3) -> R
         if digest in seen[group]:
             continue
         seen[group].add(digest)
-        keys = {_line_key(s) for s in lines if len(s) <= MAX_REPEAT_CHARS and _has_letters(s)}
+        keys = {line_key(s) for s in lines if len(s) <= MAX_REPEAT_CHARS and has_letters(s)}
         counts[group].update(k for k in keys if k)
         title, _ = _find_title(lines, doc.title, frozenset())
-        titles[group][_line_key(title)] += 1
+        titles[group][line_key(title)] += 1
     groups: dict[str, frozenset[str]] = {}
     for group, counter in counts.items():
         n = len(seen[group])
@@ -338,8 +175,8 @@ def _lines(text: str) -> list[str]:
             out
             and not prev_blank
             and line[0].islower()
-            and not _ends_sentence(out[-1])
-            and _words(out[-1]) >= 4
+            and not ends_sentence(out[-1])
+            and word_count(out[-1]) >= 4
             and not is_navigation(line)
         ):
             out[-1] = f"{out[-1]} {line}"
@@ -351,12 +188,12 @@ def _lines(text: str) -> list[str]:
 
 def _title_candidate(line: str, learned: frozenset[str]) -> bool:
     return (
-        _words(line) >= 3
-        and not _is_noise(line, learned)
+        word_count(line) >= 3
+        and not is_noise(line, learned)
         and not is_date_line(line)
         and split_source_marker(line)[0] is None
-        and not (_is_all_caps(line) and _words(line) <= 5)
-        and not (_ends_sentence(line) and _words(line) > 40)
+        and not (is_all_caps(line) and word_count(line) <= 5)
+        and not (ends_sentence(line) and word_count(line) > 40)
     )
 
 
@@ -370,14 +207,14 @@ def _find_title(
     banners) may precede it, so a page without a heading loses nothing to the header.
     """
     title = " ".join(clean_display(given).split()) if given else ""
-    key = _line_key(title)
+    key = line_key(title)
     for i, line in enumerate(lines[:TITLE_SEARCH_LINES]):
-        if title and _is_title_repeat(line, key):
+        if title and is_title_repeat(line, key):
             # "<title>X - Báo Sơn La</title>" with "X" as the page heading: keep "X"
             return (line if len(line) < len(title) else title), i
         if not title and _title_candidate(line, learned):
             return line, i
-        if not _is_edge_noise(line, learned, key):
+        if not is_edge_noise(line, learned, key):
             break
     return title, None
 
@@ -399,10 +236,10 @@ def _split_glued_caption(para: str) -> tuple[str, str | None]:
     cut = glued[0].end()
     head, tail = para[:cut].rstrip(), para[cut:].strip()
     if (
-        _words(head) >= 10
-        and _words(tail) <= GLUED_CAPTION_MAX_WORDS
+        word_count(head) >= 10
+        and word_count(tail) <= GLUED_CAPTION_MAX_WORDS
         and tail.count(",") <= 1
-        and _is_caption_like(tail)
+        and is_caption_like(tail)
     ):
         return head, tail
     return para, None
@@ -413,7 +250,7 @@ def _header_end(lines: list[str], start: int, learned: frozenset[str], title_key
     while (
         i < len(lines)
         and split_source_marker(lines[i])[0] is None
-        and _is_edge_noise(lines[i], learned, title_key)
+        and is_edge_noise(lines[i], learned, title_key)
     ):
         i += 1
     # Captions between the title and a lead that opens with "(Source.vn) - ".
@@ -421,8 +258,7 @@ def _header_end(lines: list[str], start: int, learned: frozenset[str], title_key
         if split_source_marker(lines[k])[0] is not None:
             between = lines[i:k]
             if all(
-                _is_caption_like(s, MARKER_CAPTION_MAX_WORDS)
-                or _is_edge_noise(s, learned, title_key)
+                is_caption_like(s, MARKER_CAPTION_MAX_WORDS) or is_edge_noise(s, learned, title_key)
                 for s in between
             ):
                 return k
@@ -432,13 +268,13 @@ def _header_end(lines: list[str], start: int, learned: frozenset[str], title_key
 
 def _footer_start(lines: list[str], start: int, learned: frozenset[str], title_key: str) -> int:
     end = len(lines)
-    long_paragraphs = [i for i in range(start, end) if _words(lines[i]) >= LONG_PARAGRAPH_WORDS]
+    long_paragraphs = [i for i in range(start, end) if word_count(lines[i]) >= LONG_PARAGRAPH_WORDS]
     after = long_paragraphs[-1] + 1 if long_paragraphs else start
     for i in range(after, end):
-        if _nav_key(lines[i]) in _CUT_LINES:
+        if nav_key(lines[i]) in CUT_LINES:
             end = i
             break
-    while end > start and _is_edge_noise(lines[end - 1], learned, title_key):
+    while end > start and is_edge_noise(lines[end - 1], learned, title_key):
         end -= 1
     return end
 
@@ -448,7 +284,7 @@ def clean_document(doc: RawDocument, repeated: RepeatedLines | None = None) -> C
     learned = repeated.lines_for(doc) if repeated else frozenset()
     lines = _lines(doc.text)
     title, title_idx = _find_title(lines, doc.title, learned)
-    title_key = _line_key(title)
+    title_key = line_key(title)
     header: list[str] = [s for i, s in enumerate(lines) if title_idx is not None and i < title_idx]
     first = title_idx + 1 if title_idx is not None else 0
     start = _header_end(lines, first, learned, title_key)
@@ -470,16 +306,16 @@ def clean_document(doc: RawDocument, repeated: RepeatedLines | None = None) -> C
     middle_removed: list[str] = []
     after_alt = False  # the previous line was the title used as a photo's alt text
     for line in lines[start:end]:
-        if _is_title_repeat(line, title_key):
+        if is_title_repeat(line, title_key):
             middle_removed.append(line)
             after_alt = True
             continue
-        if after_alt and _is_caption_like(line):
+        if after_alt and is_caption_like(line):
             middle_removed.append(line)
             after_alt = False
             continue
         after_alt = False
-        if _is_noise(line, learned):
+        if is_noise(line, learned):
             middle_removed.append(line)
             continue
         para, caption = _split_glued_caption(line)

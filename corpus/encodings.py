@@ -36,6 +36,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from corpus.errors import HoidapError
 from corpus.syllables import vietnamese_score
 from corpus.vnlegacy import (
     TCVN3_LOWERCASED,
@@ -78,7 +79,7 @@ _TEXT_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
-class DecodeError(ValueError):
+class DecodeError(HoidapError, ValueError):
     """The bytes are not text we can decode; ``reason`` says why, in plain English."""
 
     def __init__(self, reason: str) -> None:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from corpus.encodings import DecodeError
 from corpus.formats import (
+    SUPPORTED_SUFFIXES,
     LoadError,
     Parsed,
     clean_field,
@@ -61,17 +62,6 @@ __all__ = [
     "suffix_of",
 ]
 
-SUPPORTED_SUFFIXES: tuple[str, ...] = (
-    ".txt",
-    ".md",
-    ".markdown",
-    ".html",
-    ".htm",
-    ".docx",
-    ".pdf",
-    ".jsonl",
-    ".jsonl.gz",
-)
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 # suffix -> (RawDocument.format, parser, prefix for unexpected parser errors)
@@ -84,7 +74,7 @@ _PARSERS: dict[str, tuple[str, Callable[[bytes], Parsed], str]] = {
     ".docx": ("docx", parse_docx, "corrupt DOCX"),
     ".pdf": ("pdf", parse_pdf, "corrupt PDF"),
 }
-_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
+_JSONL_SUFFIXES = tuple(s for s in SUPPORTED_SUFFIXES if s.startswith(".jsonl"))
 
 
 def suffix_of(path: Path) -> str:

@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from corpus.errors import HoidapError
+
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -28,7 +30,7 @@ class Embedder(Protocol):
         ...
 
 
-class EmbedderUnavailable(RuntimeError):
+class EmbedderUnavailable(HoidapError, RuntimeError):
     """A backend cannot be loaded here; the message says what to do instead."""
 
 

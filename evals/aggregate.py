@@ -60,7 +60,7 @@ def summarize(
         return stat
 
     hoidap = out["systems"].setdefault(SYSTEM, {"metrics": {}})["metrics"]
-    for which, key in ((0, "refusal_precision"), (1, "refusal_recall")):
+    for which, key in enumerate(m.REFUSAL_METRICS):
         iv = statistic_ci(len(scored), refusal(which))
         hoidap[key] = iv.as_dict() if iv else None
     out["refusals"] = {

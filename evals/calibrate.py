@@ -103,6 +103,7 @@ def main() -> int:
             evidence = services.evidence(item["question"], filters=filters)
             cands = services.extractive.candidates(q, evidence.hits, evidence.texts)
             (neg if without_gold else pos).append(cands[0].evidence if cands else 0.0)
+    services.close()  # the catalog: nothing below reads the index
     threshold, balanced, kept, refused = best_threshold(pos, neg, args.keep)
     result = {
         "threshold": round(threshold, 4),

@@ -3,8 +3,10 @@
     hoidap eval TESTSET --out DIR [--corpus PATH] [--index NAME] [--config FILE] [--baselines]
     hoidap eval compare RUN_A RUN_B [--json] [--out FILE]
 
-Exit codes as the rest of hoidap: 0 success, 1 failure, 2 bad usage or input that cannot be
-read, 3 partial success (some rows skipped or some questions could not be asked).
+Exit codes as the rest of hoidap (``corpus.errors``): 0 success, 1 failure, 2 bad usage or
+input that cannot be read, 3 partial success (some rows skipped or some questions could not be
+asked). Known errors (``HoidapError``: a test set that cannot be read, a run that cannot start,
+a bad setting) are raised on to ``rag.cli.main``, which reports them like every other command.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+from corpus.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, HoidapError
 
 
 def _eval_parser() -> argparse.ArgumentParser:
@@ -141,9 +143,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 
 def cmd_eval(argv: Sequence[str]) -> int:
-    from evals.runner import EvalError, run_eval
-    from evals.testset import QASetError
-    from rag.settings import SettingsError
+    from evals.runner import run_eval
 
     args = _eval_parser().parse_args(argv)
     out = Path(args.out)
@@ -158,10 +158,9 @@ def cmd_eval(argv: Sequence[str]) -> int:
             baselines=args.baselines,
             progress=tick,
         )
-    except (QASetError, EvalError, SettingsError) as exc:
+    except HoidapError:  # reported by rag.cli.main, after the progress bar is gone
         close()
-        print(f"Lỗi: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise
     except KeyboardInterrupt:
         close()
         print(
@@ -186,14 +185,9 @@ def cmd_eval(argv: Sequence[str]) -> int:
 
 def cmd_compare(argv: Sequence[str]) -> int:
     from evals.compare import compare_runs, render_compare, write_compare
-    from evals.runner import EvalError
 
     args = _compare_parser().parse_args(argv)
-    try:
-        result = compare_runs(Path(args.run_a), Path(args.run_b))
-    except EvalError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    result = compare_runs(Path(args.run_a), Path(args.run_b))  # EvalError: see the docstring
     if args.out:
         write_compare(result, Path(args.out))
     if args.json:

@@ -103,7 +103,7 @@ def compare_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
                 res = paired_bootstrap([x for x, _ in both], [y for _, y in both])
                 results[metric] = res.as_dict()
         if system == SYSTEM:
-            for which, key in ((0, "refusal_precision"), (1, "refusal_recall")):
+            for which, key in enumerate(m.REFUSAL_METRICS):
                 res2 = paired_statistic(len(a), _refusal_stat(a, which), _refusal_stat(b, which))
                 if res2 is not None:
                     results[key] = res2.as_dict()

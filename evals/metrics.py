@@ -258,6 +258,33 @@ def refusal_scores(
     return precision, recall
 
 
+# -- metric names --------------------------------------------------------------------------
+# Every metric name a run reports, written down once: ``evals.scoring`` computes them,
+# ``evals.aggregate`` and ``evals.compare`` read them back, ``evals.report`` labels them.
+LEVELS = ("article", "passage")  # retrieval metrics are reported per level: "article_hit@1"
+RETRIEVAL_METRICS: tuple[tuple[str, Callable[..., float | None], int], ...] = (
+    ("hit@1", hit_at_k, 1),
+    ("hit@5", hit_at_k, 5),
+    ("hit@10", hit_at_k, 10),
+    ("recall@5", recall_at_k, 5),
+    ("recall@10", recall_at_k, 10),
+    ("mrr@10", mrr_at_k, 10),
+    ("ndcg@10", ndcg_at_k, 10),
+)
+# per question, hoidap's answers only (``evals.scoring.answer_metrics``)
+ANSWER_METRICS = (
+    "exact_match",
+    "token_f1",
+    "contains_gold",
+    "correct",
+    "citation_precision",
+    "citation_recall",
+    "refused",
+)
+# over the whole set, in the order ``refusal_scores`` returns them
+REFUSAL_METRICS = ("refusal_precision", "refusal_recall")
+
+
 # -- outcome of one question ---------------------------------------------------------------
 FAILURES = (
     "retrieval_miss",

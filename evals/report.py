@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-SYSTEM = "hoidap"
+from evals.metrics import ANSWER_METRICS, LEVELS, REFUSAL_METRICS, RETRIEVAL_METRICS
+from evals.scoring import SYSTEM
 
 LABELS_VI = {
     "article": "Bài",
@@ -63,24 +64,16 @@ SYSTEMS_VI = {
     "bm25": "BM25Retriever mặc định của LangChain (rank_bm25 BM25Okapi trên từ tách theo "
     "khoảng trắng) trên cùng các đoạn 1000 ký tự",
 }
-RETRIEVAL_KEYS = ("hit@1", "hit@5", "hit@10", "recall@5", "mrr@10", "ndcg@10")
-ANSWER_KEYS = (
-    "exact_match",
-    "token_f1",
-    "contains_gold",
-    "correct",
-    "citation_precision",
-    "citation_recall",
-    "refusal_precision",
-    "refusal_recall",
-    "refused",
-)
+# the rows of the tables and bars of the plots (names from evals.metrics); recall@10 is in
+# summary.json only
+RETRIEVAL_KEYS = tuple(n for n, _, _ in RETRIEVAL_METRICS if n != "recall@10")
+ANSWER_KEYS = (*ANSWER_METRICS, *REFUSAL_METRICS)
 
 
 def label(metric: str, lang: str = "vi") -> str:
     labels = LABELS_VI if lang == "vi" else LABELS_EN
     level, _, name = metric.partition("_")
-    if level in ("article", "passage") and "@" in name:
+    if level in LEVELS and "@" in name:
         return f"{labels[level]} {name.replace('hit', 'Hit').replace('recall', 'Recall')}".replace(
             "mrr", "MRR"
         ).replace("ndcg", "nDCG")
@@ -104,7 +97,7 @@ def _cell(iv: dict[str, Any] | None) -> str:
 def metric_rows(summary: dict[str, Any]) -> list[str]:
     """Metrics present in any system, retrieval first, in a stable order."""
     names: list[str] = []
-    for level in ("article", "passage"):
+    for level in LEVELS:
         names += [f"{level}_{k}" for k in RETRIEVAL_KEYS]
     names += list(ANSWER_KEYS)
     present = {k for s in summary["systems"].values() for k in s["metrics"]}
@@ -255,10 +248,7 @@ def _failure_plot(summary: dict[str, Any]) -> bytes:
 
 def make_plots(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> dict[str, bytes]:
     """PNG bytes by file name: metric bars (retrieval, answers), latency, failures."""
-    panels = [
-        (f"{LABELS_VI[lvl]} đúng", [f"{lvl}_{k}" for k in RETRIEVAL_KEYS])
-        for lvl in ("article", "passage")
-    ]
+    panels = [(f"{LABELS_VI[lvl]} đúng", [f"{lvl}_{k}" for k in RETRIEVAL_KEYS]) for lvl in LEVELS]
     plots = {"metrics_retrieval.png": _bars(summary, panels, "Tìm kiếm (10 đoạn đầu)")}
     answers = [
         k for k in ANSWER_KEYS if summary["systems"].get(SYSTEM, {}).get("metrics", {}).get(k)

@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from corpus.errors import EXIT_USAGE, HoidapError
 from evals.aggregate import summarize
 from evals.scoring import HOIDAP_DESCRIPTION, SYSTEM, GoldPassages, K, evaluate_item, metric_names
 from evals.testset import QASet, load_qa_set, write_corpus
@@ -43,8 +44,10 @@ from rag.settings import Settings
 __all__ = ["SYSTEM", "EvalError", "load_results", "metric_names", "run_eval"]
 
 
-class EvalError(RuntimeError):
+class EvalError(HoidapError, RuntimeError):
     """The run cannot start; the message is for the user (Vietnamese)."""
+
+    exit_code = EXIT_USAGE
 
 
 # -- set-up ----------------------------------------------------------------------------------
@@ -182,7 +185,23 @@ def run_eval(
     if not qa.items:
         raise EvalError(f"Tệp {testset} không có câu hỏi hợp lệ nào.")
     settings = settings_for(qa, settings)
-    assistant = _assistant_for(settings, assistant)
+    used = _assistant_for(settings, assistant)
+    try:
+        return _evaluate(qa, used, out_dir, corpus, baselines, progress, t_start)
+    finally:
+        if used is not assistant:  # what this run opened, it closes (the catalog)
+            used.services.close()
+
+
+def _evaluate(
+    qa: QASet,
+    assistant: Assistant,
+    out_dir: Path,
+    corpus: Path | None,
+    baselines: bool,
+    progress: Callable[[int, int], None] | None,
+    t_start: float,
+) -> dict[str, Any]:
     settings = assistant.settings  # what actually runs (a given assistant keeps its own)
     prepare_index(qa, settings, assistant, Path(corpus) if corpus is not None else None)
 

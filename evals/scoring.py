@@ -18,7 +18,7 @@ normalisation); every chunk of a gold article when the question has no gold answ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from evals import metrics as m
@@ -31,24 +31,6 @@ SYSTEM = "hoidap"
 HOIDAP_DESCRIPTION = (
     "hoidap: follow-up resolution, hybrid retrieval (BM25 + dense, fused), the configured "
     "answerer with citations"
-)
-RETRIEVAL_METRICS: tuple[tuple[str, Callable[..., float | None], int], ...] = (
-    ("hit@1", m.hit_at_k, 1),
-    ("hit@5", m.hit_at_k, 5),
-    ("hit@10", m.hit_at_k, 10),
-    ("recall@5", m.recall_at_k, 5),
-    ("recall@10", m.recall_at_k, 10),
-    ("mrr@10", m.mrr_at_k, 10),
-    ("ndcg@10", m.ndcg_at_k, 10),
-)
-ANSWER_METRICS = (
-    "exact_match",
-    "token_f1",
-    "contains_gold",
-    "citation_precision",
-    "citation_recall",
-    "correct",
-    "refused",
 )
 
 
@@ -90,7 +72,7 @@ def retrieval_metrics(
         ("article", articles, gold_articles),
         ("passage", passages, gold_passages),
     ):
-        for name, fn, k in RETRIEVAL_METRICS:
+        for name, fn, k in m.RETRIEVAL_METRICS:
             out[f"{level}_{name}"] = fn(ranked, relevant, k)
     return out
 
@@ -202,5 +184,6 @@ def evaluate_item(
 
 
 def metric_names(system: str) -> list[str]:
-    names = [f"{lvl}_{n}" for lvl in ("article", "passage") for n, _, _ in RETRIEVAL_METRICS]
-    return names + list(ANSWER_METRICS) if system == SYSTEM else names
+    """The per-question metrics of ``system`` (``evals.metrics``: the names, defined once)."""
+    names = [f"{lvl}_{n}" for lvl in m.LEVELS for n, _, _ in m.RETRIEVAL_METRICS]
+    return names + list(m.ANSWER_METRICS) if system == SYSTEM else names

@@ -44,13 +44,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from corpus.errors import EXIT_USAGE, HoidapError
 from rag.types import Turn
 
 __all__ = ["Passage", "QAItem", "QASet", "QASetError", "RowError", "load_qa_set"]
 
 
-class QASetError(ValueError):
+class QASetError(HoidapError, ValueError):
     """The test set cannot be read at all (missing file, unknown format, broken JSON)."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

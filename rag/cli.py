@@ -1,6 +1,8 @@
 """``hoidap`` command line: a thin adapter over rag.index.ingest and rag.index.index.
 
-Exit codes: 0 success, 1 failure, 2 bad usage, 3 partial success (some inputs skipped).
+Exit codes (``corpus.errors``): 0 success, 1 failure, 2 bad usage, 3 partial success (some
+inputs skipped). A known error (``HoidapError``) ends a command in one place,
+``report_error``: one line on stderr, the exit code of its class, no traceback.
 Messages for people are in Vietnamese; ``--json`` output has English keys for scripts.
 """
 
@@ -10,16 +12,18 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.settings import Settings, SettingsError, load_settings
+from corpus.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, HoidapError
+from rag.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from rag.assistant import Assistant
     from rag.services import Services
+    from rag.types import Filters
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
 
 
@@ -98,7 +102,7 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _waiting(settings: Settings) -> Any:
+def _waiting(settings: Settings) -> Callable[[str], None]:
     def on_wait(pid: str) -> None:
         print(
             f"Đang chờ lần nạp/xoá khác (pid {pid}) trên chỉ mục {settings.index!r} xong "
@@ -251,7 +255,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if missing else EXIT_OK
 
 
-def _filters(args: argparse.Namespace) -> Any:
+def _filters(args: argparse.Namespace) -> Filters:
     from rag.types import Filters
 
     return Filters(
@@ -263,13 +267,13 @@ def _filters(args: argparse.Namespace) -> Any:
     )
 
 
-def _assistant(args: argparse.Namespace) -> Any:
+def _assistant(args: argparse.Namespace) -> Assistant:
     from rag.assistant import Assistant
 
     return Assistant(_settings(args))
 
 
-def _streamer(assistant: Any) -> Any:
+def _streamer(assistant: Assistant) -> Callable[[str], None] | None:
     """Print LLM tokens as they arrive; the extractive answer is printed whole afterwards."""
     if not assistant.services.uses_llm:
         return None
@@ -326,7 +330,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 question, history=history, filters=_filters(args), on_token=stream
             )
         except QuestionError as exc:
-            print(exc)
+            print(exc.user_message)
             continue
         if stream is not None:
             print()
@@ -384,8 +388,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_brief(args: argparse.Namespace) -> int:
     from rag.briefing import BriefingBuilder, to_markdown, write_briefing
+    from rag.briefing.export import BRIEFING_SUFFIXES
 
-    if args.out and Path(args.out).suffix.lower() not in (".docx", ".md", ".markdown"):
+    if args.out and Path(args.out).suffix.lower() not in BRIEFING_SUFFIXES:
         print("Lỗi: --out phải là tệp .docx hoặc .md", file=sys.stderr)
         return EXIT_USAGE
     briefing = BriefingBuilder(_assistant(args).services).build(args.topic, _filters(args))
@@ -412,45 +417,34 @@ COMMANDS = {
 }
 
 
+def report_error(exc: HoidapError) -> int:
+    """What a person sees when a known error stops a command: its heading and Vietnamese
+    message on one stderr line, no traceback; returns the exit code its class declares
+    (``EXIT_USAGE`` for a setting, question or filter to fix, else ``EXIT_FAILURE``)."""
+    print(f"{exc.heading}: {exc.user_message}", file=sys.stderr)
+    return exc.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["eval"]:  # its own parser: "hoidap eval TESTSET ..." and "eval compare A B"
-        from evals.cli import main as eval_main
-
-        return eval_main(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
-    except SettingsError as exc:
-        print(f"Lỗi cấu hình: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValueError as exc:
-        from rag.answer.question import QuestionError
-        from rag.retrieval.retrieve import FilterError
+        if argv[:1] == ["eval"]:  # own parser: "hoidap eval TESTSET ..." and "eval compare A B"
+            from evals.cli import main as eval_main
 
-        if isinstance(exc, QuestionError | FilterError):
-            print(f"Lỗi: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
+            return eval_main(argv[1:])
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except HoidapError as exc:  # the one place a known error becomes a message
+        return report_error(exc)
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
         print("Đã dừng. Chỉ mục vẫn dùng được; chạy lại để nạp tiếp.", file=sys.stderr)
         return EXIT_FAILURE
-    except Exception as exc:  # one clear line, not a traceback, for known failures
-        from embeddings.base import EmbedderUnavailable
-        from rag.index.index import DiskFull, IndexBusy, IndexMismatch
-        from rag.index.store import StoreUnavailable
-
-        known = IndexBusy | IndexMismatch | StoreUnavailable | EmbedderUnavailable | DiskFull
-        if isinstance(exc, known):
-            print(f"Lỗi: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
-        raise
 
 
 if __name__ == "__main__":

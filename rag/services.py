@@ -251,7 +251,7 @@ class Services:
         """Close what was opened (the catalog's connections)."""
         with self._lock:
             if self._index is not None:
-                self._index.catalog.close()
+                self._index.close()
 
 
 def build_services(

@@ -20,11 +20,16 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from corpus.errors import EXIT_USAGE, HoidapError
+
 DEFAULT_HOME = Path("~/.hoidap")
 
 
-class SettingsError(ValueError):
+class SettingsError(HoidapError, ValueError):
     """A setting has an invalid value; the message names the setting and the source."""
+
+    heading = "Lỗi cấu hình"
+    exit_code = EXIT_USAGE
 
 
 OLLAMA_BASE_URL = "http://127.0.0.1:11434"  # default llm_base_url when answerer = "ollama"

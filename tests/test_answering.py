@@ -3,18 +3,10 @@
 import pytest
 
 from corpus.types import Chunk
-from rag.answer.extractive import (
-    REFUSAL,
-    ExtractiveAnswerer,
-    _any_quantity,
-    _display,
-    _in_question,
-    _sentences,
-    find_names,
-    key_phrase,
-    person_names,
-)
+from rag.answer.extractive import REFUSAL, ExtractiveAnswerer, _display
 from rag.answer.followup import contextualize
+from rag.answer.phrases import any_quantity, find_names, in_question, key_phrase, person_names
+from rag.answer.phrases import sentence_spans as _sentences
 from rag.answer.question import QuestionError, analyze
 from rag.assistant import Assistant
 from rag.retrieval.retrieve import FilterError, diversify
@@ -158,10 +150,10 @@ def test_initials_stay_inside_their_sentence():
 def test_a_quantity_is_not_a_date_a_decision_number_or_a_duration():
     q = analyze("Mô hình đã được nhân rộng ra bao nhiêu xã, thị trấn?")
     s = "Qua 3 năm thực hiện quyết định 2898 ngày 16/7/2010 của Tỉnh ủy ở huyện đạt kết quả."
-    assert not _any_quantity(q, s)
-    assert _any_quantity(q, "Mô hình đã có ở 12 xã.")
-    assert _any_quantity(q, "Mô hình đã có ở chín xã.")
-    assert _any_quantity(analyze("Mô hình đã triển khai được bao lâu?"), s)  # durations count
+    assert not any_quantity(q, s)
+    assert any_quantity(q, "Mô hình đã có ở 12 xã.")
+    assert any_quantity(q, "Mô hình đã có ở chín xã.")
+    assert any_quantity(analyze("Mô hình đã triển khai được bao lâu?"), s)  # durations count
 
 
 def _hit(article_id: str, text: str, rank: int = 0) -> ScoredChunk:
@@ -203,9 +195,9 @@ def test_evidence_from_another_year_is_refused():
 
 def test_what_is_missing_is_quoted_in_the_users_words():
     q = analyze("Toàn tỉnh Sơn La có bao nhiêu Sân Bay quốc tế?")
-    assert _in_question(q, ("sơn", "la")) == "Sơn La"
-    assert _in_question(q, q.focus) == "Sân Bay quốc tế"
-    assert _in_question(q, ("không", "có")) == "không có"  # not in the question: the tokens
+    assert in_question(q, ("sơn", "la")) == "Sơn La"
+    assert in_question(q, q.focus) == "Sân Bay quốc tế"
+    assert in_question(q, ("không", "có")) == "không có"  # not in the question: the tokens
 
 
 def test_source_reference_marks_do_not_look_like_citations():

@@ -89,7 +89,8 @@ def test_a_cycle_is_caught(tree):
     # rag.answer.question is imported by rag.answer.extractive; make it import back
     path = tree / "rag" / "answer" / "question.py"
     path.write_text(path.read_text(encoding="utf-8") + "\nfrom rag.answer import extractive\n")
-    assert ["rag.answer.extractive", "rag.answer.question"] in cycles(import_edges(tree))
+    groups = cycles(import_edges(tree))
+    assert any({"rag.answer.extractive", "rag.answer.question"} <= set(g) for g in groups)
 
 
 def test_a_folder_cycle_is_caught(tree):

@@ -12,13 +12,37 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["LoadError", "Parsed", "clean_field", "describe", "human_size", "normalize_text"]
+from corpus.errors import HoidapError
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "LoadError",
+    "Parsed",
+    "clean_field",
+    "describe",
+    "human_size",
+    "normalize_text",
+]
+
+# Every file type hoidap reads, lower case; ".jsonl.gz" counts as one suffix. The one list:
+# the loader (``corpus.loaders``), the upload check and the upload page's hint use it.
+SUPPORTED_SUFFIXES: tuple[str, ...] = (
+    ".txt",
+    ".md",
+    ".markdown",
+    ".html",
+    ".htm",
+    ".docx",
+    ".pdf",
+    ".jsonl",
+    ".jsonl.gz",
+)
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _FIELD_WS_RE = re.compile(r"\s+")
 
 
-class LoadError(Exception):
+class LoadError(HoidapError):
     """A file that cannot be loaded, for a reason a user can act on."""
 
     def __init__(self, reason: str) -> None:

@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from corpus.errors import HoidapError
+
 Messages = list[tuple[str, str]]  # (role, content), roles "system" / "human" / "ai"
 
 
-class LLMError(RuntimeError):
+class LLMError(HoidapError, RuntimeError):
     """Talking to the model failed: not reachable, timed out, HTTP error or empty output."""
 
 
@@ -49,7 +51,7 @@ def make_chat_model(
     timeout_s: float = 60.0,
     api_key: str | None = None,
     max_tokens: int = 512,
-) -> Any:
+) -> ChatModel:
     """A streaming LangChain chat model for a local (or remote) server.
 
     ``provider="openai"``: any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio,
@@ -97,7 +99,7 @@ def make_chat_model(
 # ---------------------------------------------------------------- talking to the model
 
 
-def describe(chat_model: Any) -> str:
+def describe(chat_model: object) -> str:
     url = getattr(chat_model, "openai_api_base", None) or getattr(chat_model, "base_url", None)
     if isinstance(url, str) and url:
         return f"LLM server at {url}"
@@ -106,7 +108,7 @@ def describe(chat_model: Any) -> str:
     return f"LLM ({type(chat_model).__name__})"
 
 
-def _request_timeout(chat_model: Any) -> float | None:
+def _request_timeout(chat_model: object) -> float | None:
     t = getattr(chat_model, "request_timeout", None)
     if isinstance(t, int | float):
         return float(t)
@@ -116,7 +118,7 @@ def _request_timeout(chat_model: Any) -> float | None:
     return None
 
 
-def _as_llm_error(exc: BaseException, chat_model: Any) -> LLMError:
+def _as_llm_error(exc: BaseException, chat_model: object) -> LLMError:
     where = describe(chat_model)
     chain: list[BaseException] = []
     e: BaseException | None = exc
@@ -165,7 +167,7 @@ class ModelReply:
 
 
 def call_model(
-    chat_model: Any,
+    chat_model: ChatModel,
     messages: Messages,
     *,
     deadline_s: float,

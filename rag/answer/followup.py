@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 
 from corpus.places import extract_places
-from rag.answer.extractive import person_names
+from rag.answer.phrases import person_names
 from rag.answer.question import analyze
 from rag.types import Turn
 

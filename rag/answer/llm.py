@@ -42,9 +42,8 @@ from rag.answer.followup import contextualize
 from rag.answer.injection import without_instructions
 from rag.answer.prompts import load_prompt
 from rag.answer.support import SUPPORT_THRESHOLD, best_supporting_span, support_score
+from rag.answer.texts import REFUSAL as REFUSAL_TEXT
 from rag.types import Answer, Citation, ScoredChunk, Turn
-
-REFUSAL_TEXT = "Không tìm thấy thông tin này trong các tài liệu đã nạp."
 
 _MARKER_RE = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*)\s*\]")
 _MARKER_AFTER_STOP_RE = re.compile(r"([.!?…]+)((?:\s*\[\s*\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*\s*\])+)")

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
+from corpus.errors import EXIT_USAGE, HoidapError
 from corpus.places import extract_places
 from corpus.text import ascii_tokens, has_diacritics, search_key, strip_diacritics, tokens
 
@@ -173,8 +174,10 @@ def place_key(place: str) -> str:
     return re.sub(r"^(tỉnh|thành phố|tp\.?|huyện|quận|thị xã|xã|phường|thị trấn)\s+", "", key)
 
 
-class QuestionError(ValueError):
+class QuestionError(HoidapError, ValueError):
     """The question cannot be asked as given; the message is for the user (Vietnamese)."""
+
+    exit_code = EXIT_USAGE
 
 
 def validate_question(question: str, limit: int) -> str:

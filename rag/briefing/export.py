@@ -13,6 +13,8 @@ from pathlib import Path
 
 from rag.briefing.model import Briefing, Statement, answerer_label, cite, date_label
 
+# The files a briefing can be written to (``write_briefing``; ``hoidap brief --out``).
+BRIEFING_SUFFIXES = (".docx", ".md", ".markdown")
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~$])")
 
@@ -149,7 +151,7 @@ def write_briefing(b: Briefing, path: str | Path) -> Path:
     suffix = path.suffix.lower()
     if suffix == ".docx":
         path.write_bytes(to_docx_bytes(b))
-    elif suffix in (".md", ".markdown"):
+    elif suffix in BRIEFING_SUFFIXES:
         path.write_text(to_markdown(b), encoding="utf-8")
     else:
         raise ValueError(f"{path.name}: dùng đuôi .docx hoặc .md")

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from corpus.errors import HoidapError
 from corpus.text import ascii_tokens, tokens
 
 # Analyzers: "vi" = normalised syllables; "ascii" = the same without diacritics, for
@@ -41,7 +42,7 @@ from corpus.text import ascii_tokens, tokens
 ANALYZERS: dict[str, Callable[[str], list[str]]] = {"vi": tokens, "ascii": ascii_tokens}
 
 
-class BM25Corrupt(RuntimeError):
+class BM25Corrupt(HoidapError, RuntimeError):
     """The persisted BM25 file cannot be used; rebuild it from the catalog."""
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from corpus.errors import HoidapError
 from corpus.formats import human_size
 from corpus.types import Article, Chunk
 from rag.index.bm25 import BM25Corrupt, BM25Index, BM25Missing
@@ -52,15 +53,22 @@ from rag.settings import Settings
 PIPELINE_VERSION = "1"
 
 
-class IndexBusy(RuntimeError):
+class IndexBusy(HoidapError, RuntimeError):
     """Another process is writing to this index."""
 
 
-class IndexMismatch(RuntimeError):
+class IndexMismatch(HoidapError, RuntimeError):
     """The index folder was built with another embedding model or vector size."""
 
+    @property
+    def user_message(self) -> str:  # the raised message (English) names folder and models
+        return (
+            "Chỉ mục này được tạo với một mô hình nhúng khác (hoặc cỡ vectơ khác): "
+            f"{self}. Hãy dùng đúng --embedding-model, hoặc nạp vào một chỉ mục mới (--index)."
+        )
 
-class DiskFull(RuntimeError):
+
+class DiskFull(HoidapError, RuntimeError):
     """Too little free disk space to write safely; nothing was written for this step."""
 
 
@@ -134,6 +142,17 @@ class Index:
             self.catalog.set_meta("dim", str(dim))
         elif int(stored) != dim:
             raise IndexMismatch(f"{self.dir} holds {stored}-d vectors; the embedder gives {dim}")
+
+    def close(self) -> None:
+        """Close the catalog's connections (what opens an Index closes it; a later call
+        reconnects). The vector store holds no connection of its own to close."""
+        self.catalog.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- writing -----------------------------------------------------------------
     @contextlib.contextmanager

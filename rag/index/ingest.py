@@ -41,14 +41,13 @@ from pathlib import Path
 from corpus.articles import EmptyArticle, build_article
 from corpus.chunking import article_version, chunk_article
 from corpus.clean import learn_repeated_lines
+from corpus.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL  # IngestReport.exit_code
 from corpus.loaders import iter_documents
 from corpus.types import Article, Chunk, RawDocument, SkippedFile
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache
 from rag.index.index import PIPELINE_VERSION, DiskFull, Index, WriteItem, estimate_write_bytes
 from rag.settings import Settings
-
-EXIT_OK, EXIT_FAILURE, EXIT_PARTIAL = 0, 1, 3
 
 
 @dataclass

@@ -34,8 +34,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from corpus.errors import HoidapError
 
-class StoreUnavailable(RuntimeError):
+
+class StoreUnavailable(HoidapError, RuntimeError):
     """The Chroma server cannot be reached or the local store cannot be used."""
 
 

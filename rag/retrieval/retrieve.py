@@ -32,6 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
+from corpus.errors import EXIT_USAGE, HoidapError
 from corpus.text import has_diacritics, search_key, tokens
 from corpus.types import Chunk
 from embeddings.base import Embedder
@@ -45,8 +46,10 @@ class Reranker(Protocol):
     def score(self, query: str, passages: Sequence[str]) -> list[float]: ...
 
 
-class FilterError(ValueError):
+class FilterError(HoidapError, ValueError):
     """Filters that cannot be satisfied as given (e.g. since after until)."""
+
+    exit_code = EXIT_USAGE
 
 
 def _date_key(value: str, *, upper: bool) -> int:

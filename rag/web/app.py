@@ -19,9 +19,14 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.index.catalog import Catalog
+
+if TYPE_CHECKING:
+    from rag.assistant import Assistant
+    from rag.briefing import BriefingBuilder
+    from rag.briefing.model import Briefing
 from rag.types import Filters
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
@@ -41,10 +46,10 @@ def _slug(text: str) -> str:
 
 
 class WebApp:
-    def __init__(self, assistant: Any) -> None:
+    def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
         self.settings = assistant.settings
-        self._briefer: Any = None
+        self._briefer: BriefingBuilder | None = None
         self._lock = threading.Lock()
         self.demo: Any = None  # the gr.Blocks once launched (demo.close() stops it)
         self._exports: Path | None = None
@@ -73,7 +78,7 @@ class WebApp:
         return self.assistant.services.catalog
 
     @property
-    def briefer(self) -> Any:
+    def briefer(self) -> BriefingBuilder:
         with self._lock:
             if self._briefer is None:
                 from rag.briefing import BriefingBuilder
@@ -161,7 +166,7 @@ class WebApp:
 
         return parse_filters(sources, since, until)
 
-    def brief_files(self, briefing: Any) -> tuple[Path, Path]:
+    def brief_files(self, briefing: Briefing) -> tuple[Path, Path]:
         from rag.briefing import write_briefing
 
         folder = Path(tempfile.mkdtemp(prefix="hoidap-brief-", dir=self._export_root()))

@@ -24,6 +24,7 @@ import re
 import threading
 from collections.abc import Awaitable, Callable
 
+from corpus.errors import EXIT_USAGE, HoidapError
 from rag.settings import Settings, SettingsError
 
 _SCRYPT = re.compile(r"scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)")
@@ -101,8 +102,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class UnsafeBind(RuntimeError):
+class UnsafeBind(HoidapError, RuntimeError):
     """Serving on a non-loopback address with no login and no explicit permission."""
+
+    heading = "Lỗi cấu hình"
+    exit_code = EXIT_USAGE
 
 
 def bind_warning(settings: Settings, host: str) -> str | None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from corpus.errors import HoidapError
 from rag.answer.render import format_answer
 from rag.types import Answer, Filters, Turn
+from rag.web.errors import error_html
 from rag.web.render import (
     Passage,
     TurnSources,
@@ -43,7 +45,7 @@ class Asker(Protocol):
         *,
         history: Sequence[Turn] = (),
         filters: Filters | None = None,
-        on_token: Any = None,
+        on_token: Callable[[str], None] | None = None,
     ) -> Answer: ...
 
 
@@ -149,17 +151,15 @@ def respond(
 ) -> Iterator[ChatView]:
     """Ask one question in this session; yield views while the answer streams.
 
-    Errors the user can fix (an empty or too long question, bad filters) come back as a
-    status message and leave the conversation unchanged.
+    Known errors (``HoidapError``: an empty or too long question, bad filters, an LLM server
+    that does not answer) come back as a status message (``rag.web.errors``) and leave the
+    conversation unchanged; any other exception is raised.
     """
-    from rag.answer.question import QuestionError
-    from rag.retrieval.retrieve import FilterError
-
     session = session if session is not None else ChatSession()
     try:
         question = assistant.validate(question)
-    except QuestionError as exc:
-        yield _view(session, notice_html(str(exc), kind="error"), done=True, pending=[])
+    except HoidapError as exc:
+        yield _view(session, error_html(exc), done=True, pending=[])
         return
     pending = [
         {"role": "user", "content": user_message_html(question)},
@@ -196,8 +196,8 @@ def respond(
     worker.join()
 
     error = result.get("error")
-    if isinstance(error, QuestionError | FilterError):
-        yield _view(session, notice_html(str(error), kind="error"), done=True, pending=[])
+    if isinstance(error, HoidapError):
+        yield _view(session, error_html(error), done=True, pending=[])
         return
     if error is not None:
         raise error

@@ -24,13 +24,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.loaders import SUPPORTED_SUFFIXES
+from corpus.errors import HoidapError
+from corpus.formats import SUPPORTED_SUFFIXES
 from rag.settings import Settings
 
 MAX_NAME_BYTES = 150
 
 
-class UploadRejected(ValueError):
+class UploadRejected(HoidapError, ValueError):
     """One uploaded file cannot be accepted; the message is for the user (Vietnamese)."""
 
 
@@ -184,8 +185,8 @@ def reindex(
     from rag.index.index import Index
     from rag.index.ingest import IngestProgress, ingest
 
-    index = Index(settings, embedder.model_id)  # type: ignore[attr-defined]
-    paths = {s.path for s in index.catalog.states().values() if s.path}
+    with Index(settings, embedder.model_id) as index:  # type: ignore[attr-defined]
+        paths = {s.path for s in index.catalog.states().values() if s.path}
     folder = upload_dir(settings)
     # Files that are gone are not passed: prune removes their articles (a missing path given
     # to ingest is reported as skipped, and skipped paths are never pruned). A relative path
@@ -220,8 +221,8 @@ def delete_article(settings: Settings, model_id: str, article_id: str) -> bool:
     from rag.index.index import Index
     from rag.index.ingest import delete_articles
 
-    index = Index(settings, model_id)
-    states = index.catalog.states()
+    with Index(settings, model_id) as index:
+        states = index.catalog.states()
     state = states.get(article_id)
     deleted = delete_articles([article_id], settings, model_id)
     if not deleted:

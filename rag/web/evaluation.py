@@ -12,9 +12,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.assistant import Assistant
 
 TESTSET_SUFFIXES = (".jsonl", ".csv", ".json")
 
@@ -38,7 +41,7 @@ def run_folder(settings: Settings, testset_name: str, now: dt.datetime | None = 
 def run_testset(
     testset: Path,
     settings: Settings,
-    assistant: Any,
+    assistant: Assistant,
     *,
     baselines: bool = False,
     progress: Callable[[int, int], None] | None = None,

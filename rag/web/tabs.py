@@ -6,15 +6,17 @@ components. Long work reports progress through ``gr.Progress``.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from corpus.errors import HoidapError
+from corpus.formats import SUPPORTED_SUFFIXES
 from rag.briefing.model import Briefing
+from rag.web.errors import error_html
 
-log = logging.getLogger("hoidap.web")
-SUFFIXES = [".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".pdf", ".jsonl", ".gz"]
+# Gradio's file picker matches the last suffix only: ".jsonl.gz" is offered as ".gz"
+SUFFIXES = list(dict.fromkeys("." + s.rsplit(".", 1)[-1] for s in SUPPORTED_SUFFIXES))
 DATE_HINT = "YYYY, YYYY-MM hoặc YYYY-MM-DD"
 
 
@@ -40,12 +42,6 @@ def _filters(app: Any, prefix: str) -> FilterBox:
             since = gr.Textbox(label="Từ ngày", placeholder=DATE_HINT, elem_id=f"{prefix}-since")
             until = gr.Textbox(label="Đến ngày", placeholder=DATE_HINT, elem_id=f"{prefix}-until")
     return FilterBox(sources, since, until)
-
-
-def failed(exc: Exception) -> str:
-    """Log an unexpected error with its traceback; the message shown on the page."""
-    log.exception("web handler failed")
-    return f"Lỗi: {exc}" if str(exc) else f"Lỗi: {type(exc).__name__}"
 
 
 # ------------------------------------------------------------------------------- chat
@@ -120,9 +116,6 @@ def chat_tab(app: Any) -> ChatTab:
     # a session stays the same size). So the question box is "kept" by sending it back.
 
     def on_ask(q: str, sess: Any, src: Any, since: Any, until: Any) -> Any:
-        from rag.retrieval.retrieve import FilterError
-        from rag.web.render import notice_html
-
         shown = sess if sess is not None else new_chat().session
 
         def unchanged(status_html: str) -> tuple[Any, ...]:
@@ -139,8 +132,8 @@ def chat_tab(app: Any) -> ChatTab:
         try:
             f = app.filters(src, since, until)
             app.assistant.services.retriever.allowed_articles(f)  # checks the dates before asking
-        except FilterError as exc:
-            yield unchanged(notice_html(str(exc), kind="error"))
+        except HoidapError as exc:  # a bad date: the conversation is kept
+            yield unchanged(error_html(exc))
             return
         try:
             for view in respond(app.assistant, app.catalog, sess, q, f):
@@ -153,7 +146,7 @@ def chat_tab(app: Any) -> ChatTab:
                     "" if view.done and view.session.turns else q,
                 )
         except Exception as exc:  # shown on the page, logged; the conversation is kept
-            yield unchanged(notice_html(failed(exc), kind="error"))
+            yield unchanged(error_html(exc))
 
     outputs = [chatbot, sources, copy_box, status, session, question]
     inputs = [question, session, filters.sources, filters.since, filters.until]
@@ -209,17 +202,11 @@ def briefing_tab(app: Any) -> BriefTab:
     result = gr.HTML(elem_id="hd-briefing")
 
     def on_build(t: str, src: Any, since: Any, until: Any) -> Any:
-        from rag.answer.question import QuestionError
-        from rag.retrieval.retrieve import FilterError
-
         off = gr.update(value=None, interactive=False)
         try:
             b: Briefing = app.briefer.build(t, app.filters(src, since, until))
-        except (QuestionError, FilterError) as exc:
-            return notice_html(str(exc), kind="error"), "", off, off, gr.update(interactive=False)
-        except Exception as exc:  # shown on the page, logged
-            msg = notice_html(failed(exc), kind="error")
-            return msg, "", off, off, gr.update(interactive=False)
+        except Exception as exc:  # shown on the page (rag.web.errors), logged
+            return error_html(exc), "", off, off, gr.update(interactive=False)
         if not b.found:
             return (
                 notice_html(b.summary + " " + (b.notice or ""), kind="warn"),
@@ -263,14 +250,13 @@ class CorpusTab:
 def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
     import gradio as gr
 
-    from rag.index.index import IndexBusy
     from rag.web import corpus as cp
     from rag.web.assets import CONFIRM_DELETE_JS
     from rag.web.render import notice_html, upload_report_html
 
     s = app.settings
     gr.HTML(
-        f"<p>Tải lên tệp {', '.join(SUFFIXES[:-1])}, .jsonl.gz (tối đa {s.max_upload_mb} MB "
+        f"<p>Tải lên tệp {', '.join(SUPPORTED_SUFFIXES)} (tối đa {s.max_upload_mb} MB "
         "mỗi tệp). Tệp được lưu vào thư mục tài liệu của chỉ mục rồi nạp ngay; tải lại tệp "
         "cùng tên sẽ cập nhật bài viết đó.</p>"
     )
@@ -313,13 +299,6 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
             *(gr.update(choices=choices) for _ in source_dropdowns),
         )
 
-    def busy(exc: Exception) -> str:
-        if isinstance(exc, IndexBusy):
-            msg = f"Chỉ mục đang được một tiến trình khác ghi ({exc}). Hãy thử lại sau."
-        else:
-            msg = failed(exc)
-        return notice_html(msg, kind="error")
-
     def on_upload(files: Any, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         paths = [files] if isinstance(files, str) else list(files or [])
         progress(0, desc="Đang lưu tệp…")
@@ -330,7 +309,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
                 report, s, app.assistant.services.embedder, lambda f, d: progress(f, desc=d)
             )
         except Exception as exc:  # shown on the page, logged
-            return (busy(exc), *refreshed())
+            return (error_html(exc), *refreshed())
         html = upload_report_html(
             [x.name for x in report.saved],
             report.errors,
@@ -348,7 +327,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
         try:
             ok = cp.delete_article(s, app.assistant.services.embedder.model_id, article_id)
         except Exception as exc:  # shown on the page, logged
-            return (busy(exc), *refreshed())
+            return (error_html(exc), *refreshed())
         msg = f"Đã xoá bài {article_id}." if ok else f"Không có bài {article_id}."
         return (notice_html(msg, kind="ok" if ok else "warn"), *refreshed())
 
@@ -357,7 +336,7 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
         try:
             r = cp.reindex(s, app.assistant.services.embedder, lambda f, d: progress(f, desc=d))
         except Exception as exc:  # shown on the page, logged
-            return (busy(exc), *refreshed())
+            return (error_html(exc), *refreshed())
         msg = (
             f"Đã làm mới: {r['added']} bài mới, {r['updated']} bài cập nhật, "
             f"{r['unchanged']} bài không đổi, {len(r['pruned'])} bài đã xoá vì tệp không còn."  # type: ignore[arg-type]
@@ -427,9 +406,6 @@ def eval_tab(app: Any) -> None:
         files = gr.File(label="Các tệp của lần chạy", file_count="multiple", interactive=False)
 
     def on_run(path: Any, with_baselines: bool, progress: Any = gr.Progress()) -> Any:  # noqa: B008
-        from evals.runner import EvalError
-        from evals.testset import QASetError
-
         off = gr.update(value=None, interactive=False)
         if not path:
             return notice_html("Chưa chọn bộ câu hỏi.", kind="warn"), "", [], off, None
@@ -442,10 +418,8 @@ def eval_tab(app: Any) -> None:
             r = run_testset(
                 Path(path), app.settings, app.assistant, baselines=with_baselines, progress=step
             )
-        except (EvalError, QASetError) as exc:
-            return notice_html(str(exc), kind="error"), "", [], off, None
-        except Exception as exc:  # shown on the page, logged
-            return notice_html(failed(exc), kind="error"), "", [], off, None
+        except Exception as exc:  # shown on the page (rag.web.errors), logged
+            return error_html(exc), "", [], off, None
         note = f"Xong: {r.summary['scored']}/{r.summary['questions']} câu; kết quả ở {r.out_dir}."
         return (
             notice_html(note, kind="ok"),

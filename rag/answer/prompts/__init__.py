@@ -19,11 +19,13 @@ from pathlib import Path
 
 import yaml
 
+from corpus.errors import HoidapError
+
 PROMPT_DIR = Path(__file__).resolve().parent
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class PromptError(ValueError):
+class PromptError(HoidapError, ValueError):
     """A prompt file is missing or malformed, or a render call lacks variables."""
 
 
