@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bench.offline  # noqa: E402, F401 - sets the environment before the models load
 from bench.common import contains, percentile  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402

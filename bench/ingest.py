@@ -24,13 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bench.offline  # noqa: E402, F401 - sets the environment before the models load
 from rag.index.ingest import IngestProgress, ingest  # noqa: E402
 from rag.services import build_services  # noqa: E402
 from rag.settings import load_settings  # noqa: E402

@@ -49,10 +49,24 @@ def conversations(path: Path) -> list[tuple[list[str], str, list[str]]]:
     return out
 
 
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def start_app(home: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HOIDAP_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     hoidap = str(Path(sys.executable).parent / "hoidap")
     subprocess.run([hoidap, "ingest", str(ROOT / "corpus" / "articles")], env=env, check=True)
+    return launch_app(home, port, env, wait_s=240)
+
+
+def launch_app(
+    home: Path, port: int, env: dict[str, str], *, wait_s: int
+) -> subprocess.Popen[bytes]:
+    """``python app.py`` on the port (its output in ``home/app.log``), once it answers."""
     log = open(home / "app.log", "wb")  # noqa: SIM115 - lives as long as the app
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
@@ -62,7 +76,7 @@ def start_app(home: Path, port: int) -> subprocess.Popen[bytes]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
-    for _ in range(240):
+    for _ in range(wait_s):
         if proc.poll() is not None:
             raise SystemExit((home / "app.log").read_text(encoding="utf-8"))
         try:
@@ -71,7 +85,7 @@ def start_app(home: Path, port: int) -> subprocess.Popen[bytes]:
         except OSError:
             time.sleep(1)
     proc.kill()
-    raise SystemExit("app.py did not start in 240 s")
+    raise SystemExit(f"app.py did not start in {wait_s} s")
 
 
 def answer_text(result: Any) -> str | None:
@@ -86,6 +100,26 @@ def answer_text(result: Any) -> str | None:
     if not isinstance(content, str) or "hd-meta" not in content:
         return None
     return re.sub(r"<[^>]+>", " ", content)
+
+
+def ask(client: Any, question: str, gold: list[str], error_chars: int = 200) -> dict[str, Any]:
+    """One question on the chat endpoint: ``ok``, then ``error`` (an exception or a reply
+    without an answer, counted rather than raised: the benchmark goes on) or ``correct``
+    (when ``gold`` is given: the answer contains a gold answer), then ``ms``."""
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {}
+    try:
+        text = answer_text(client.predict(question, [], "", "", api_name="/chat"))
+        row["ok"] = text is not None
+        if text is None:
+            row["error"] = "no answer in the reply"
+        elif gold:
+            row["correct"] = any(contains(text, g) for g in gold)
+    except Exception as exc:
+        row["ok"] = False
+        row["error"] = f"{type(exc).__name__}: {exc}"[:error_chars]
+    row["ms"] = (time.perf_counter() - t0) * 1000
+    return row
 
 
 def user(
@@ -108,20 +142,7 @@ def user(
         for q in [*history, question]:
             if time.time() >= stop_at:
                 break
-            t0 = time.perf_counter()
-            row: dict[str, Any] = {"user": seed, "question": q}
-            try:
-                res = client.predict(q, [], "", "", api_name="/chat")
-                text = answer_text(res)
-                row["ok"] = text is not None
-                if text is None:
-                    row["error"] = "no answer in the reply"
-                elif q == question and gold:
-                    row["correct"] = any(contains(text, g) for g in gold)
-            except Exception as exc:  # counted, not raised: the benchmark goes on
-                row["ok"] = False
-                row["error"] = f"{type(exc).__name__}: {exc}"[:200]
-            row["ms"] = (time.perf_counter() - t0) * 1000
+            row = {"user": seed, "question": q, **ask(client, q, gold if q == question else [])}
             with lock:
                 out.append(row)
         try:
@@ -144,9 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url
     if not url:
         home = Path(tempfile.mkdtemp(prefix="hoidap-load-"))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         proc = start_app(home, port)
         url = f"http://127.0.0.1:{port}/"
     convs = conversations(Path(args.qa))

@@ -34,14 +34,12 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +47,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # gradio_client's telemetry, b
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import contains, percentile  # noqa: E402
-from bench.load import answer_text, conversations  # noqa: E402
+from bench.common import percentile  # noqa: E402
+from bench.load import ask, conversations, free_port, launch_app  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "news" / "dantri_2653.jsonl.gz"
 
@@ -85,25 +83,7 @@ def start_app(home: Path, port: int, preload: int) -> subprocess.Popen[bytes]:
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         paths.append(str(pre))
     subprocess.run([hoidap, "ingest", *paths, "--no-progress"], env=env, check=True)
-    log = open(home / "app.log", "wb")  # noqa: SIM115 - lives as long as the app
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit((home / "app.log").read_text(encoding="utf-8"))
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return proc
-        except OSError:
-            time.sleep(1)
-    proc.kill()
-    raise SystemExit("app.py did not start in 300 s")
+    return launch_app(home, port, env, wait_s=300)
 
 
 class Run:
@@ -136,20 +116,8 @@ def chat_user(url: str, convs: list[Any], seed: int, think: float, run: Run) -> 
         for q in [*history, question]:
             if not run.running():
                 return
-            t = time.perf_counter()
-            row: dict[str, Any] = {"kind": "chat", "user": seed, "question": q}
-            try:
-                text = answer_text(client.predict(q, [], "", "", api_name="/chat"))
-                row["ok"] = text is not None
-                if text is None:
-                    row["error"] = "no answer in the reply"
-                elif q == question and gold:
-                    row["correct"] = any(contains(text, g) for g in gold)
-            except Exception as exc:  # counted, not raised: the soak goes on
-                row["ok"] = False
-                row["error"] = f"{type(exc).__name__}: {exc}"[:300]
-            row["ms"] = (time.perf_counter() - t) * 1000
-            run.add(row)
+            got = ask(client, q, gold if q == question else [], error_chars=300)
+            run.add({"kind": "chat", "user": seed, "question": q, **got})
             time.sleep(think * rng.uniform(0.5, 1.5))
         try:
             client.predict(api_name="/new_chat")
@@ -303,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     home = Path(tempfile.mkdtemp(prefix="hoidap-soak-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     t_start = time.time()
     proc = start_app(home, port, args.preload)
     setup_s = time.time() - t_start

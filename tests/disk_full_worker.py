@@ -18,9 +18,7 @@ store, numpy) meets a real ENOSPC. Steps:
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,13 +27,13 @@ from rag.index.index import DiskFull, Index
 from rag.index.ingest import ingest
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
+from tests.running import run_python
 from tests.seeds import SEED_DIR
 from tests.test_crash import write_corpus
 
 QUESTION = (
     "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại bao nhiêu cơ quan, đơn vị, doanh nghiệp?"
 )
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def answer_in_fresh_process(home: Path) -> str:
@@ -45,14 +43,7 @@ def answer_in_fresh_process(home: Path) -> str:
         f"print(Assistant(load_settings({str(home)!r}, env={{}}), "
         f"embedder=HashEmbedder()).ask({QUESTION!r}).text)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_python(code, timeout=120)
     return out.stdout.strip() if out.returncode == 0 else f"FAILED: {out.stderr[-500:]}"
 
 
@@ -64,18 +55,10 @@ def cli_ingest(home: Path, corpus: Path, min_free_mb: int) -> dict[str, object]:
         "ci.open_embedder = lambda s: HashEmbedder(); from rag.cli import main; "
         f"sys.exit(main(['ingest', {str(corpus)!r}, '--home', {str(home)!r}, '--no-progress']))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "HOIDAP_MIN_FREE_MB": str(min_free_mb),
-            "HOIDAP_EMBED_BATCH_SIZE": "16",
-        },
-        capture_output=True,
-        text=True,
+    out = run_python(
+        code,
         timeout=300,
+        env={"HOIDAP_MIN_FREE_MB": str(min_free_mb), "HOIDAP_EMBED_BATCH_SIZE": "16"},
     )
     return {"rc": out.returncode, "stderr": out.stderr, "stdout": out.stdout}
 

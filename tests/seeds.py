@@ -43,6 +43,38 @@ def load_seeds() -> list[RawDocument]:
     return docs
 
 
+# lines of the seed files that cleaning removes (menus, counters, bylines, dates, captions)
+SEED_BOILERPLATE = [
+    "Quay lại",
+    "Tin khác",
+    "Các tin khác",
+    "Ý kiến bạn đọc",
+    "refresh",
+    "Tổng lượt bình luận",
+    "Thông báo",
+    "Đọc thêm",
+    "Tìm kiếm theo ngày",
+    "Tin mới Emagazine Truyền hình Podcast",
+    "QUẢNG CÁO",
+    "HỌC TẬP BÁC",
+    "Chủ đề Chủ trương - Chính sách",
+    "Đình Thoại",
+    "Bùi Hiệp Thọ",
+    "Minh Thư",
+    "1038",
+    "•",
+    "(Baohatinh.vn)",
+    "(Thanhuytphcm.vn)",
+    "Chủ Nhật, ngày 19 tháng 1 năm 2020",
+    "Ngày 27 tháng 02 năm 2020",
+    "2.12.2013 - 10:50",
+    "Đại biểu dự hội nghị.",
+    "Phó Trưởng ban Ban Dân vận Thành ủy Trương Quốc Lâm phát biểu tại buổi kiểm tra.",
+    "ĐVTN xã Phiêng Pằn (Mai Sơn) giúp hộ nghèo xóa nhà tạm.",
+    "Trưởng ban Dân vận Tỉnh ủy Trương Thanh Huyền phát biểu bế mạc hội nghị.",
+]
+
+
 @dataclass(frozen=True)
 class SeedIndex:
     """A hoidap home whose default index holds the five seed articles.

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from rag.index.catalog import Catalog
+from tests.running import at_once
 
 
 def _open_files(path: Path) -> int:
@@ -68,23 +69,13 @@ def test_close_closes_every_thread_and_reconnects(tmp_path: Path) -> None:
 def test_catalogs_opened_at_once_on_a_new_file(tmp_path: Path) -> None:
     """Two uploads at once on a new index open two catalogs together: switching the new
     file to WAL must wait for the other connection, not fail with 'database is locked'."""
+
+    def open_catalog(path: Path) -> None:
+        cat = Catalog(path)
+        cat.set_meta("opened", "1")
+        cat.close()
+
     errors: list[BaseException] = []
     for round_ in range(20):
-        path = tmp_path / f"r{round_}" / "catalog.sqlite"
-        start = threading.Barrier(6)
-
-        def open_catalog(path: Path = path, start: threading.Barrier = start) -> None:
-            start.wait()
-            try:
-                cat = Catalog(path)
-                cat.set_meta("opened", "1")
-                cat.close()
-            except BaseException as exc:  # collected: the assert below names them
-                errors.append(exc)
-
-        threads = [threading.Thread(target=open_catalog) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        errors += at_once(6, open_catalog, tmp_path / f"r{round_}" / "catalog.sqlite")
     assert errors == []

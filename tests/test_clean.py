@@ -16,7 +16,7 @@ from corpus.clean import (
 )
 from corpus.text import clean_display
 from corpus.types import RawDocument
-from tests.seeds import load_seeds
+from tests.seeds import SEED_BOILERPLATE, load_seeds
 
 LEAD = (
     "Sáng 2/5, Ban Dân vận Huyện ủy Mai Sơn tổ chức hội nghị sơ kết 5 năm thực hiện "
@@ -316,36 +316,6 @@ def test_min_docs_validated() -> None:
 
 # ---------------------------------------------------------------- seeds
 
-BOILERPLATE = [
-    "Quay lại",
-    "Tin khác",
-    "Các tin khác",
-    "Ý kiến bạn đọc",
-    "refresh",
-    "Tổng lượt bình luận",
-    "Thông báo",
-    "Đọc thêm",
-    "Tìm kiếm theo ngày",
-    "Tin mới Emagazine Truyền hình Podcast",
-    "QUẢNG CÁO",
-    "HỌC TẬP BÁC",
-    "Chủ đề Chủ trương - Chính sách",
-    "Đình Thoại",
-    "Bùi Hiệp Thọ",
-    "Minh Thư",
-    "1038",
-    "•",
-    "(Baohatinh.vn)",
-    "(Thanhuytphcm.vn)",
-    "Chủ Nhật, ngày 19 tháng 1 năm 2020",
-    "Ngày 27 tháng 02 năm 2020",
-    "2.12.2013 - 10:50",
-    "Đại biểu dự hội nghị.",
-    "Phó Trưởng ban Ban Dân vận Thành ủy Trương Quốc Lâm phát biểu tại buổi kiểm tra.",
-    "ĐVTN xã Phiêng Pằn (Mai Sơn) giúp hộ nghèo xóa nhà tạm.",
-    "Trưởng ban Dân vận Tỉnh ủy Trương Thanh Huyền phát biểu bế mạc hội nghị.",
-]
-
 CONTENT = {
     "000": [
         "Năm 2021, Ban Chỉ đạo các huyện đã kiểm tra tại 151 cơ quan",
@@ -382,7 +352,7 @@ def test_seed_bodies_have_no_boilerplate_and_keep_content() -> None:
     for d in docs:
         c = clean_document(d, repeated)
         paras = paragraphs(c)
-        for bad in BOILERPLATE:
+        for bad in SEED_BOILERPLATE:
             assert all(not p.startswith(bad) and not p.endswith(bad) for p in paras), (d.id, bad)
         assert all(p != c.title for p in paras), d.id
         for sentence in CONTENT[d.id[:3]]:

@@ -13,6 +13,7 @@ import pytest
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache, text_hash
 from tests.fakes import HashEmbedder
+from tests.running import at_once
 
 TEXTS = ["Hà Nội là thủ đô", "Huế có sông Hương", "Đà Nẵng bên biển", "Cần Thơ miền Tây"]
 
@@ -190,23 +191,8 @@ def test_survives_killed_process(tmp_path: Path) -> None:
 
 def test_caches_opened_at_once_on_a_new_file(tmp_path):
     """An upload and an evaluation may open the cache together on a new home."""
-    import threading
-
     errors = []
     for round_ in range(200):  # rarer than the catalog's race: 20 rounds missed it
         path = tmp_path / f"r{round_}" / "embeddings.sqlite"
-        start = threading.Barrier(6)
-
-        def open_cache(path=path, start=start):
-            start.wait()
-            try:
-                EmbeddingCache(path).close()
-            except BaseException as exc:  # collected: the assert below names them
-                errors.append(exc)
-
-        threads = [threading.Thread(target=open_cache) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        errors += at_once(6, lambda p: EmbeddingCache(p).close(), path)
     assert errors == []

@@ -80,10 +80,18 @@ def test_csv_lists_history_and_bad_rows(tmp_path):
     assert [e.line for e in qa.errors] == [4, 5, 10]
 
 
-def test_csv_without_question_column_is_a_file_error(tmp_path):
-    p = tmp_path / "x.csv"
-    p.write_text("id,cau_hoi\n1,Ai?\n", encoding="utf-8")
-    with pytest.raises(QASetError, match="question"):
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("x.csv", "id,cau_hoi\n1,Ai?\n", "question"),  # a CSV without a question column
+        ("x.json", '{"questions": []}', "data"),  # a JSON file that is not SQuAD
+    ],
+    ids=["csv_without_question_column", "squad_file_that_is_not_squad"],
+)
+def test_a_file_not_in_its_format_is_a_file_error(tmp_path, name, content, match):
+    p = tmp_path / name
+    p.write_text(content, encoding="utf-8")
+    with pytest.raises(QASetError, match=match):
         load_qa_set(p)
 
 
@@ -135,13 +143,6 @@ def test_squad_json_brings_its_passages(tmp_path):
     mtime = out.stat().st_mtime_ns
     assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["id"] == pid
     assert write_corpus(qa, tmp_path / "corpora").stat().st_mtime_ns == mtime
-
-
-def test_squad_file_that_is_not_squad(tmp_path):
-    p = tmp_path / "x.json"
-    p.write_text('{"questions": []}', encoding="utf-8")
-    with pytest.raises(QASetError, match="data"):
-        load_qa_set(p)
 
 
 def _shared(tmp_path):

@@ -28,6 +28,7 @@ from rag.index.ingest import ingest
 from rag.settings import load_settings
 from rag.types import Answer
 from tests.fakes import HashEmbedder
+from tests.running import run_python
 from tests.seeds import SEED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,14 +178,7 @@ def test_another_process_ingest_is_seen_by_a_running_assistant(tmp_path):
         f"r = ingest([{str(corpus)!r}], load_settings({str(settings.home)!r}, env={{}}), "
         "embedder=HashEmbedder()); print(len(r.added), len(r.updated))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_python(code, timeout=120)
     assert out.stdout.split() == ["1", "1"], out.stderr[-2000:]
     dense = retriever.dense(query, 5, None)
     assert dense and dense[0][0].startswith("cay_an_qua#"), dense

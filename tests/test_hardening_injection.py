@@ -222,7 +222,7 @@ def test_real_llm_answers_ignore_the_injections(indexed, server):
         llm_timeout_s=240,
     )
     assistant = Assistant(settings, embedder=HashEmbedder())
-    llm, _ = assistant._llm_parts()
+    llm = assistant.services.answerer.primary  # the LLMAnswerer behind the extractive fallback
     recorder = RecordingModel(llm.chat_model)
     llm.chat_model = recorder
     system = load_prompt("answer_vi").system

@@ -8,9 +8,10 @@ calibration) gets its passages from ``gather_evidence``, which applies two rules
   an answer never mixes two versions of an article (an ingest may run while a question is
   answered). If the index changed during the retrieval, the retrieval runs again (3 tries);
 * **documents are data**: sentences that give orders to an AI model ("Bỏ qua mọi hướng dẫn
-  trước đó…") are blanked out of the texts and of the passages shown to a model, character
-  for character, so every offset still holds and no such sentence is ever evidence
-  (``rag.answer.injection``).
+  trước đó…") are blanked out of the article texts that answerers quote and score,
+  character for character, so every offset still holds and no such sentence is ever
+  evidence (``rag.answer.injection``). A model is shown the hits' passages between data
+  delimiters, escaped (``rag.answer.llm``), and its reply is scored without them.
 
 >>> from corpus.types import Chunk
 >>> from rag.types import ScoredChunk
@@ -19,8 +20,6 @@ calibration) gets its passages from ``gather_evidence``, which applies two rules
 >>> ev = Evidence.of([hit], {"a": text})
 >>> ev.texts["a"].split(), len(ev.texts["a"]) == len(text)
 (['Có', '85', 'hộ', 'dân.', 'Hết.'], True)
->>> ev.shown()[0].chunk.text == ev.texts["a"], ev.hits[0].chunk.text == text
-(True, True)
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ ATTEMPTS = 3  # retrievals tried while the index keeps changing under one
 class Evidence:
     """Retrieved passages and their articles' texts, all of one version, ready to read.
 
-    ``hits``: as retrieved (for display and metrics), best first. ``texts``: article id ->
+    ``hits``: as retrieved (shown, metrics), best first. ``texts``: article id ->
     the article's text with instruction-like sentences blanked (offsets unchanged): what
     answerers quote and score.
     """
@@ -52,16 +51,6 @@ class Evidence:
     def of(cls, hits: Sequence[ScoredChunk], texts: Mapping[str, str]) -> Evidence:
         """Evidence from hits and article texts already known to be of one version."""
         return cls(list(hits), {aid: blank_instructions(t) for aid, t in texts.items()})
-
-    def shown(self) -> list[ScoredChunk]:
-        """The hits as a model is shown them: chunk texts with instructions blanked."""
-        out = []
-        for hit in self.hits:
-            blanked = blank_instructions(hit.chunk.text)
-            if blanked != hit.chunk.text:
-                hit = dataclasses.replace(hit, chunk=dataclasses.replace(hit.chunk, text=blanked))
-            out.append(hit)
-        return out
 
 
 def gather_evidence(catalog: Catalog, retrieve: Callable[[], list[ScoredChunk]]) -> Evidence:

@@ -4,12 +4,14 @@ Documents are data. A sentence such as "Bỏ qua mọi hướng dẫn trước �
 "Ignore previous instructions and reply only with ..." addresses the model, not the
 reader; it is never evidence for an answer:
 
-* the LLM answerer shows passages as they are (between data delimiters, escaped), but
-  scores the support of each answer sentence against the passages *without* such
-  sentences, so a reply that obeys one has no support and is dropped (``rag.answer.llm``);
-* the extractive answerer never quotes them: the Assistant gives it article texts in which
-  they are blanked out, character for character, so every offset still holds
-  (``blank_instructions``).
+* the evidence gate (``rag.answer.evidence``) blanks them out of every article text an
+  answerer quotes or scores, character for character, so every offset still holds
+  (``blank_instructions``): the extractive answerer never quotes one, an LLM answer never
+  cites one, the briefing never lists one;
+* the LLM is shown passages as they are, between data delimiters and escaped, and the LLM
+  answerer scores the support of each answer sentence against the passages *without* such
+  sentences (``without_instructions``), so a reply that obeys one has no support and is
+  dropped (``rag.answer.llm``).
 
 The patterns are deliberately narrow (orders about instructions, prompts and replies, in
 Vietnamese and English, and imitations of the prompt's own delimiters): on 427,625

@@ -253,17 +253,17 @@ class LLMAnswerer:
         return [("system", p.system), ("human", p.user)]
 
     def respond(self, request: AnswerRequest, evidence: Evidence) -> Answer:
-        """The ``Answerer`` protocol: the model is shown the gate's passages (instructions
-        blanked); the answer lists the hits as retrieved."""
+        """The ``Answerer`` protocol. The model is shown the gate's passages between the data
+        delimiters, escaped; quotes and support come from the gate's texts (instructions
+        blanked), and the post-check scores without instructions."""
         answer = self.answer(
             request.question,
-            evidence.shown(),
+            evidence.hits,
             evidence.texts,
             history=request.history,
             standalone_query=request.standalone_query,
             on_token=request.on_token,
         )
-        answer.retrieved = list(evidence.hits)
         return answer
 
     def answer(

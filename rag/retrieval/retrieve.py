@@ -36,7 +36,7 @@ from corpus.errors import EXIT_USAGE, HoidapError
 from corpus.text import has_diacritics, search_key, tokens
 from corpus.types import Chunk
 from embeddings.base import Embedder
-from rag.index.bm25 import BM25Index
+from rag.index.bm25 import BM25Index, top_scores
 from rag.index.catalog import ArticleMeta
 from rag.index.index import Index
 from rag.types import Filters, ScoredChunk
@@ -173,12 +173,7 @@ class HybridRetriever:
                 (article_of(i) in allowed for i in idx.ids), dtype=bool, count=len(idx.ids)
             )
             scores = np.where(mask, scores, 0.0)
-        if not len(scores):
-            return []
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(idx.ids[i], float(scores[i])) for i in top if scores[i] > 0.0]
+        return top_scores(idx.ids, scores, n)
 
     def dense(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
         vector = self.embedder.embed_query(query)
