@@ -1,8 +1,8 @@
 """hoidap web app: ``python app.py [--host H] [--port P] [--home DIR] [--index NAME]``.
 
 Thin launcher: read the settings, check the address is safe to bind, build the Assistant,
-warm it up and serve the Gradio page (``rag.web``). ``--hash-password`` prints a password
-hash for the ``web_users`` setting instead.
+warm it up and serve the Gradio page (``rag.web``). Users and roles are managed with
+``hoidap users``; ``--hash-password`` still prints a hash for the old ``web_users`` setting.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     from corpus.errors import HoidapError
     from rag.cli import report_error
     from rag.settings import load_settings
-    from rag.web.auth import bind_warning, parse_users
+    from rag.web.auth import bind_warning
+    from rag.web.users import UserStore
 
     try:
         settings = load_settings(
@@ -71,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             web_host=args.host,
             web_port=args.port,
         )
-        parse_users(settings.web_users)
-        warning = bind_warning(settings, settings.web_host)
+        users = UserStore.for_settings(settings)  # a bad web_users or users.json: exit 2
+        warning = bind_warning(settings, settings.web_host, login_on=users.any())
     except HoidapError as exc:  # SettingsError, UnsafeBind: "Lỗi cấu hình: ...", exit code 2
         return report_error(exc)
     if warning:

@@ -83,6 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("topic", help='chủ đề, ví dụ: "kiểm tra thực hiện dân chủ ở cơ sở"')
     p.add_argument("--out", help="tệp .docx hoặc .md (mặc định: in Markdown ra màn hình)")
 
+    p = sub.add_parser("users", parents=[common], help="người dùng của trang web và vai trò")
+    users = p.add_subparsers(dest="users_command", required=True)
+    roles = ("reader", "editor", "evaluator", "admin")
+    u = users.add_parser("add", parents=[common], help="thêm người dùng (hỏi mật khẩu)")
+    u.add_argument("name")
+    u.add_argument("--role", choices=roles, default="reader", help="mặc định: reader")
+    u = users.add_parser("remove", parents=[common], help="xoá người dùng (phiên của họ kết thúc)")
+    u.add_argument("name")
+    u = users.add_parser("list", parents=[common], help="liệt kê người dùng và vai trò")
+    u.add_argument("--json", action="store_true")
+    u = users.add_parser("passwd", parents=[common], help="đổi mật khẩu (hỏi mật khẩu mới)")
+    u.add_argument("name")
+    u = users.add_parser("role", parents=[common], help="đổi vai trò")
+    u.add_argument("name")
+    u.add_argument("role", choices=roles)
+
     # listed for --help only: main() hands "eval ..." to evals.cli before parsing
     sub.add_parser("eval", help="đánh giá trên bộ câu hỏi; so sánh hai lần chạy (eval compare)")
     return parser
@@ -405,7 +421,15 @@ def cmd_brief(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    """``hoidap users add|remove|list|passwd|role`` (``rag.web.users_cli``)."""
+    from rag.web.users_cli import users_command
+
+    return users_command(args, _settings(args))
+
+
 COMMANDS = {
+    "users": cmd_users,
     "ingest": cmd_ingest,
     "stats": cmd_stats,
     "show": cmd_show,

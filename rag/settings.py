@@ -85,6 +85,20 @@ class Settings:
     max_upload_mb: int = 20
     web_concurrency: int = 4  # chat and briefing requests served at once (Gradio queue)
     upload_dir: str = ""  # where web uploads are saved; empty = <home>/corpus/<index>
+    # Login limits (rag/web/limits.py): after login_free_failures wrong passwords for one
+    # name (three times as many from one address) each try waits 2, 4, 8 ... 60 s; after
+    # login_lockout_failures the name (address) is locked for login_lockout_s.
+    login_free_failures: int = 3
+    login_lockout_failures: int = 10
+    login_lockout_s: float = 900.0
+    # Sessions end after this long without a request, and this long after the login.
+    session_idle_s: float = 1800.0
+    session_max_s: float = 43200.0
+    # Audit log ($HOIDAP_HOME/audit/audit.jsonl, rag/web/audit.py): question text only with
+    # audit_questions; rotated at audit_max_mb, keeping audit_backups old files.
+    audit_questions: bool = False
+    audit_max_mb: float = 10.0
+    audit_backups: int = 5
 
     @property
     def index_root(self) -> Path:
@@ -132,6 +146,12 @@ class Settings:
             raise SettingsError("llm_timeout_s must be > 0 and max_question_chars >= 10")
         if not 0 < self.web_port < 65536 or self.max_upload_mb < 1 or self.web_concurrency < 1:
             raise SettingsError("web_port must be 1-65535, max_upload_mb and web_concurrency >= 1")
+        if not 1 <= self.login_free_failures < self.login_lockout_failures:
+            raise SettingsError("need 1 <= login_free_failures < login_lockout_failures")
+        if self.login_lockout_s <= 0 or self.session_idle_s <= 0 or self.session_max_s <= 0:
+            raise SettingsError("login_lockout_s, session_idle_s and session_max_s must be > 0")
+        if self.audit_max_mb <= 0 or self.audit_backups < 0:
+            raise SettingsError("audit_max_mb must be > 0 and audit_backups >= 0")
         if self.chroma_url and not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", self.chroma_url):
             raise SettingsError(f"chroma_url {self.chroma_url!r}: expected http://HOST:PORT")
         return self

@@ -10,12 +10,17 @@ Tabs: Hỏi đáp (chat), Soạn tài liệu tóm tắt (briefing), Kho tài li�
 Đánh giá (evaluation). The queue serves ``web_concurrency`` chat/briefing requests at once;
 ingest, re-index and evaluation each run one at a time in their own queue lanes, so they
 never hold up the chat. Per-session data lives in ``gr.State`` only.
+
+With the login on (``rag.web.security``) the page shows who is logged in, with a logout
+button, and only the tabs the user's role may use (the handlers check the role again on
+the server: hiding a tab is a convenience, not the protection).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -53,6 +58,9 @@ class WebApp:
         self._lock = threading.Lock()
         self.demo: Any = None  # the gr.Blocks once launched (demo.close() stops it)
         self._exports: Path | None = None
+        from rag.web.security import Security
+
+        self.security = Security(self.settings)
 
     def _export_root(self) -> Path:
         """This app's folder for briefing exports; exports older than a day are removed."""
@@ -112,7 +120,7 @@ class WebApp:
     def build(self) -> Any:
         import gradio as gr
 
-        from rag.web import tabs
+        from rag.web import manage_tabs, tabs
 
         # Gradio keeps a copy of every uploaded and downloaded file in its temporary folder;
         # without delete_cache those copies stay until the disk is full.
@@ -127,16 +135,37 @@ class WebApp:
                 "Trả lời dựa trên tài liệu đã nạp, mỗi ý có trích dẫn [n]; bấm [n] để xem đoạn "
                 "nguồn.</div></div>"
             )
+            login = self.security.login_on
+            who = None
+            if login:
+                with gr.Row(elem_id="hd-topbar"):
+                    who = gr.HTML("", elem_id="hd-user")
+                    # this session only: Gradio's /logout ends it and shows the login form
+                    gr.Button(
+                        "Đăng xuất",
+                        link="logout?all_session=false",
+                        size="sm",
+                        scale=0,
+                        elem_id="hd-logout",
+                    )
             stats = gr.HTML(self.stats_html(), elem_id="hd-stats")
+            # with the login on, tabs a role may not use stay hidden until the page knows
+            # who is looking (tabs.on_role); the handlers refuse them anyway
             with gr.Tabs():
-                with gr.Tab("Hỏi đáp", id="chat"):
+                with gr.Tab("Hỏi đáp", id="chat", visible=not login) as t_chat:
                     chat = tabs.chat_tab(self)
-                with gr.Tab("Soạn tài liệu tóm tắt", id="brief"):
+                with gr.Tab("Soạn tài liệu tóm tắt", id="brief", visible=not login) as t_brief:
                     brief = tabs.briefing_tab(self)
-                with gr.Tab("Kho tài liệu", id="corpus"):
-                    corpus = tabs.corpus_tab(self, stats, [chat.sources, brief.sources])
-                with gr.Tab("Đánh giá", id="eval"):
-                    tabs.eval_tab(self)
+                with gr.Tab("Kho tài liệu", id="corpus", visible=not login) as t_corpus:
+                    corpus = manage_tabs.corpus_tab(self, stats, [chat.sources, brief.sources])
+                with gr.Tab("Đánh giá", id="eval", visible=not login) as t_eval:
+                    manage_tabs.eval_tab(self)
+            if login:
+                demo.load(
+                    tabs.role_view(self),
+                    outputs=[who, t_chat, t_brief, t_corpus, t_eval],
+                    queue=False,
+                )
             # what a page shows is read when it loads, not when the app started
             demo.load(
                 self._on_load,
@@ -149,7 +178,7 @@ class WebApp:
         import gradio as gr
 
         from rag.web.corpus import article_rows
-        from rag.web.tabs import delete_choices
+        from rag.web.manage_tabs import delete_choices
 
         choices = self.sources()
         return (
@@ -181,7 +210,6 @@ class WebApp:
         import gradio as gr
 
         from rag.web.assets import CSS, ON_LOAD_JS, PRINT_HEAD
-        from rag.web.auth import make_auth
 
         s = self.settings
         demo = self.demo = self.build()
@@ -190,12 +218,16 @@ class WebApp:
             font=["system-ui", "Segoe UI", "Roboto", "Noto Sans", "Arial", "sans-serif"],
             font_mono=["ui-monospace", "Consolas", "monospace"],
         )
-        auth = make_auth(s.web_users)
+        auth = self.security.auth()
+        for warning in self.security.warnings():
+            print(warning, file=sys.stderr)
         options: dict[str, Any] = {
             "server_name": host or s.web_host,
             "server_port": port or s.web_port,
             "auth": auth,
-            "auth_message": "Đăng nhập để dùng hoidap." if auth else None,
+            "auth_message": self.security.login_message() if auth else None,
+            # sessions that expire, the client address for the login throttle (rag.web.gate)
+            "app_kwargs": {"middleware": [self.security.middleware()]},
             "max_file_size": f"{s.max_upload_mb}mb",
             "theme": theme,
             "css": CSS,

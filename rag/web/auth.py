@@ -109,16 +109,19 @@ class UnsafeBind(HoidapError, RuntimeError):
     exit_code = EXIT_USAGE
 
 
-def bind_warning(settings: Settings, host: str) -> str | None:
+def bind_warning(settings: Settings, host: str, *, login_on: bool | None = None) -> str | None:
     """None when the bind is fine; a warning to print when it is allowed but open;
-    UnsafeBind when it is not allowed."""
-    if is_loopback(host) or settings.web_users.strip():
+    UnsafeBind when it is not allowed. ``login_on``: whether there are users (users.json
+    or ``web_users``); by default only ``web_users`` is looked at."""
+    if login_on is None:
+        login_on = bool(settings.web_users.strip())
+    if is_loopback(host) or login_on:
         return None
     if not settings.allow_public_without_login:
         raise UnsafeBind(
             f"Không mở ứng dụng trên {host} khi chưa bật đăng nhập: ai vào được mạng này cũng "
-            "dùng được. Hãy đặt web_users (python app.py --hash-password), hoặc nếu chắc chắn, "
-            "đặt allow_public_without_login = true."
+            "dùng được. Hãy thêm người dùng (hoidap users add TÊN --role VAI_TRÒ), hoặc nếu "
+            "chắc chắn, đặt allow_public_without_login = true."
         )
     return (
         f"CẢNH BÁO: ứng dụng mở trên {host} mà không cần đăng nhập "

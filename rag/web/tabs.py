@@ -1,14 +1,18 @@
 """The four tabs' components and events (Gradio wiring; logic lives elsewhere).
 
 Every handler is a small function that calls a plain module and maps its result onto
-components. Long work reports progress through ``gr.Progress``.
+components. Long work reports progress through ``gr.Progress``. Every handler that does
+something first asks ``app.security`` whether the caller's role allows it (``guard``):
+a refusal is a ``gr.Error`` with a Vietnamese message (a toast on the page, an error for an
+API client), it is recorded in the audit log and nothing changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+import gradio as gr  # at module level: handlers are annotated with gr.Request
 
 from corpus.errors import HoidapError
 from corpus.formats import SUPPORTED_SUFFIXES
@@ -28,7 +32,6 @@ class FilterBox:
 
 
 def _filters(app: Any, prefix: str) -> FilterBox:
-    import gradio as gr
 
     with gr.Accordion("Bộ lọc (nguồn, khoảng thời gian)", open=False):
         sources = gr.Dropdown(
@@ -44,6 +47,34 @@ def _filters(app: Any, prefix: str) -> FilterBox:
     return FilterBox(sources, since, until)
 
 
+def guard(app: Any, request: gr.Request | None, action: str) -> Any:
+    """The caller (``rag.web.access.Caller``) when its role allows ``action``; else raise."""
+    caller = app.security.caller(request)
+    refused = app.security.check(caller, action)
+    if refused:
+        raise gr.Error(refused, title="Không có quyền")
+    return caller
+
+
+def role_view(app: Any) -> Any:
+    """The page-load handler that shows who is logged in and only the tabs of their role."""
+    from rag.web.access import tabs_for
+    from rag.web.render import esc
+    from rag.web.users import ROLE_LABELS
+
+    def on_role(request: gr.Request) -> tuple[Any, ...]:
+        caller = app.security.caller(request)
+        shown = tabs_for(caller.role)
+        label = ROLE_LABELS.get(caller.role or "", "không rõ")
+        who = (
+            f'<span class="hd-badge" id="hd-whoami">Đăng nhập: {esc(caller.user or "")} '
+            f"({esc(label)})</span>"
+        )
+        return (who, *(gr.update(visible=t in shown) for t in ("chat", "brief", "corpus", "eval")))
+
+    return on_role
+
+
 # ------------------------------------------------------------------------------- chat
 
 
@@ -53,7 +84,6 @@ class ChatTab:
 
 
 def chat_tab(app: Any) -> ChatTab:
-    import gradio as gr
 
     from rag.web.assets import COPY_JS
     from rag.web.chat import new_chat, respond
@@ -115,7 +145,10 @@ def chat_tab(app: Any) -> ChatTab:
     # one component per question (found by the soak benchmark; test_web_api checks that
     # a session stays the same size). So the question box is "kept" by sending it back.
 
-    def on_ask(q: str, sess: Any, src: Any, since: Any, until: Any) -> Any:
+    def on_ask(q: str, sess: Any, src: Any, since: Any, until: Any, request: gr.Request) -> Any:
+        caller = guard(app, request, "ask")
+        if app.security.audit.questions:
+            app.security.record("ask", caller, question=q)
         shown = sess if sess is not None else new_chat().session
 
         def unchanged(status_html: str) -> tuple[Any, ...]:
@@ -176,7 +209,6 @@ class BriefTab:
 
 
 def briefing_tab(app: Any) -> BriefTab:
-    import gradio as gr
 
     from rag.web.assets import PRINT_JS
     from rag.web.render import briefing_html, notice_html
@@ -201,7 +233,11 @@ def briefing_tab(app: Any) -> BriefTab:
         printer = gr.Button("In tài liệu", interactive=False, elem_id="hd-print")
     result = gr.HTML(elem_id="hd-briefing")
 
-    def on_build(t: str, src: Any, since: Any, until: Any) -> Any:
+    def on_build(t: str, src: Any, since: Any, until: Any, request: gr.Request) -> Any:
+        caller = guard(app, request, "brief")
+        guard(app, request, "export")
+        if app.security.audit.questions:
+            app.security.record("brief", caller, topic=t)
         off = gr.update(value=None, interactive=False)
         try:
             b: Briefing = app.briefer.build(t, app.filters(src, since, until))
@@ -236,204 +272,3 @@ def briefing_tab(app: Any) -> BriefTab:
     topic.submit(*args, outs, api_visibility="private", **lane)
     printer.click(None, None, None, js=PRINT_JS)
     return BriefTab(filters.sources)
-
-
-# -------------------------------------------------------------------------------- corpus
-
-
-@dataclass
-class CorpusTab:
-    table: Any
-    choice: Any
-
-
-def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
-    import gradio as gr
-
-    from rag.web import corpus as cp
-    from rag.web.assets import CONFIRM_DELETE_JS
-    from rag.web.render import notice_html, upload_report_html
-
-    s = app.settings
-    gr.HTML(
-        f"<p>Tải lên tệp {', '.join(SUPPORTED_SUFFIXES)} (tối đa {s.max_upload_mb} MB "
-        "mỗi tệp). Tệp được lưu vào thư mục tài liệu của chỉ mục rồi nạp ngay; tải lại tệp "
-        "cùng tên sẽ cập nhật bài viết đó.</p>"
-    )
-    upload = gr.UploadButton(
-        "Chọn tệp để tải lên và nạp",
-        file_count="multiple",
-        file_types=SUFFIXES,
-        variant="primary",
-        elem_id="hd-upload",
-    )
-    result = gr.HTML(elem_id="hd-upload-result")
-    headers = ["Mã bài", "Tiêu đề", "Ngày", "Nguồn", "Số đoạn"]
-    table = gr.Dataframe(
-        value=cp.article_rows(app.catalog),
-        headers=headers,
-        interactive=False,
-        wrap=True,
-        max_height=520,
-        buttons=[],  # their tooltips are English-only
-        label="Các bài viết trong chỉ mục",
-        elem_id="hd-articles",
-    )
-    with gr.Row():
-        choice = gr.Dropdown(
-            choices=delete_choices(app),
-            value=None,
-            label="Chọn bài để xoá",
-            scale=4,
-            elem_id="hd-delete-choice",
-        )
-        delete = gr.Button("Xoá bài đã chọn", variant="stop", scale=1, elem_id="hd-delete")
-    reindex = gr.Button("Làm mới chỉ mục (đọc lại các tệp nguồn)", elem_id="hd-reindex")
-
-    def refreshed() -> tuple[Any, ...]:
-        choices = app.sources()
-        return (
-            cp.article_rows(app.catalog),
-            gr.update(choices=delete_choices(app), value=None),
-            app.stats_html(),
-            *(gr.update(choices=choices) for _ in source_dropdowns),
-        )
-
-    def on_upload(files: Any, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        paths = [files] if isinstance(files, str) else list(files or [])
-        progress(0, desc="Đang lưu tệp…")
-        report = cp.save_uploads(paths, cp.upload_dir(s), max_bytes=s.max_upload_mb * 1024 * 1024)
-        try:
-            progress(0.02, desc="Đang đọc và tách đoạn…")
-            report = cp.ingest_uploads(
-                report, s, app.assistant.services.embedder, lambda f, d: progress(f, desc=d)
-            )
-        except Exception as exc:  # shown on the page, logged
-            return (error_html(exc), *refreshed())
-        html = upload_report_html(
-            [x.name for x in report.saved],
-            report.errors,
-            added=len(report.added),
-            updated=len(report.updated),
-            unchanged=report.unchanged,
-            chunks=report.chunks,
-            seconds=report.seconds,
-        )
-        return (html, *refreshed())
-
-    def on_delete(article_id: str | None) -> tuple[Any, ...]:
-        if not article_id:
-            return (notice_html("Chưa chọn bài nào.", kind="warn"), *refreshed())
-        try:
-            ok = cp.delete_article(s, app.assistant.services.embedder.model_id, article_id)
-        except Exception as exc:  # shown on the page, logged
-            return (error_html(exc), *refreshed())
-        msg = f"Đã xoá bài {article_id}." if ok else f"Không có bài {article_id}."
-        return (notice_html(msg, kind="ok" if ok else "warn"), *refreshed())
-
-    def on_reindex(progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        progress(0, desc="Đang đọc lại các tệp nguồn…")
-        try:
-            r = cp.reindex(s, app.assistant.services.embedder, lambda f, d: progress(f, desc=d))
-        except Exception as exc:  # shown on the page, logged
-            return (error_html(exc), *refreshed())
-        msg = (
-            f"Đã làm mới: {r['added']} bài mới, {r['updated']} bài cập nhật, "
-            f"{r['unchanged']} bài không đổi, {len(r['pruned'])} bài đã xoá vì tệp không còn."  # type: ignore[arg-type]
-        )
-        skipped = [(x["path"], x["reason"]) for x in r["skipped"]]  # type: ignore[attr-defined]
-        html = notice_html(msg, kind="ok")
-        if skipped:
-            html += upload_report_html(
-                [], skipped, added=0, updated=0, unchanged=0, chunks=0, seconds=0
-            )
-        return (html, *refreshed())
-
-    outs = [result, table, choice, stats, *source_dropdowns]
-    lane: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "corpus"}
-    upload.upload(on_upload, [upload], outs, api_name="upload", **lane)
-    delete.click(on_delete, [choice], outs, api_name="delete", js=CONFIRM_DELETE_JS, **lane)
-    reindex.click(on_reindex, None, outs, api_name="reindex", **lane)
-    return CorpusTab(table, choice)
-
-
-def delete_choices(app: Any) -> list[tuple[str, str]]:
-    metas = sorted(app.catalog.article_meta().values(), key=lambda m: m.title)
-    return [(f"{m.title[:90]} — {m.id}", m.id) for m in metas]
-
-
-# ---------------------------------------------------------------------------- evaluation
-
-
-def eval_tab(app: Any) -> None:
-    import gradio as gr
-
-    from rag.web.evaluation import TESTSET_SUFFIXES, run_testset
-    from rag.web.render import notice_html
-
-    gr.HTML(
-        "<p>Tải lên một bộ câu hỏi kiểm thử (.jsonl, .csv hoặc SQuAD .json; xem "
-        "docs/EVALUATION.md), chạy nó qua hoidap và xem các chỉ số. Bộ có sẵn đoạn văn riêng "
-        "(SQuAD) được nạp vào một chỉ mục riêng, không đụng đến kho tài liệu.</p>"
-    )
-    chosen = gr.State(None)
-    with gr.Row():
-        pick = gr.UploadButton(
-            "Chọn bộ câu hỏi kiểm thử",
-            file_types=list(TESTSET_SUFFIXES),
-            file_count="single",
-            elem_id="hd-eval-file",
-            scale=2,
-        )
-        baselines = gr.Checkbox(label="So sánh với các phương pháp cơ sở", value=False, scale=1)
-        run = gr.Button("Chạy đánh giá", variant="primary", elem_id="hd-eval-run", scale=1)
-    picked = gr.HTML(notice_html("Chưa chọn bộ câu hỏi."), elem_id="hd-eval-picked")
-
-    def on_pick(path: Any) -> tuple[Any, str]:
-        name = Path(str(path)).name if path else ""
-        return path, notice_html(f"Đã chọn: {name}" if name else "Chưa chọn bộ câu hỏi.")
-
-    pick.upload(on_pick, [pick], [chosen, picked], api_visibility="private", queue=False)
-    status = gr.HTML(elem_id="hd-eval-status")
-    tables = gr.Markdown(elem_id="hd-eval-tables")
-    plots = gr.Gallery(
-        label="Biểu đồ", columns=2, height=460, object_fit="contain", elem_id="hd-eval-plots"
-    )
-    with gr.Row():
-        results = gr.DownloadButton(
-            "Tải kết quả từng câu (results.jsonl)", interactive=False, elem_id="hd-eval-dl"
-        )
-        files = gr.File(label="Các tệp của lần chạy", file_count="multiple", interactive=False)
-
-    def on_run(path: Any, with_baselines: bool, progress: Any = gr.Progress()) -> Any:  # noqa: B008
-        off = gr.update(value=None, interactive=False)
-        if not path:
-            return notice_html("Chưa chọn bộ câu hỏi.", kind="warn"), "", [], off, None
-        progress(0, desc="Đang chuẩn bị chỉ mục…")
-
-        def step(done: int, total: int) -> None:
-            progress(done / max(total, 1), desc=f"Đã chấm {done}/{total} câu")
-
-        try:
-            r = run_testset(
-                Path(path), app.settings, app.assistant, baselines=with_baselines, progress=step
-            )
-        except Exception as exc:  # shown on the page (rag.web.errors), logged
-            return error_html(exc), "", [], off, None
-        note = f"Xong: {r.summary['scored']}/{r.summary['questions']} câu; kết quả ở {r.out_dir}."
-        return (
-            notice_html(note, kind="ok"),
-            r.tables_md,
-            [str(p) for p in r.plots],
-            gr.update(value=str(r.results) if r.results else None, interactive=bool(r.results)),
-            [str(f) for f in r.files],
-        )
-
-    run.click(
-        on_run,
-        [chosen, baselines],
-        [status, tables, plots, results, files],
-        api_name="evaluate",
-        concurrency_limit=1,
-        concurrency_id="eval",
-    )
