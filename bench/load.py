@@ -56,10 +56,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_app(home: Path, port: int) -> subprocess.Popen[bytes]:
+def start_app(home: Path, port: int, *, quiet: bool = False) -> subprocess.Popen[bytes]:
+    """Ingest the seed articles into ``home`` (``quiet``: without output), then launch."""
     env = {**os.environ, "HOIDAP_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     hoidap = str(Path(sys.executable).parent / "hoidap")
-    subprocess.run([hoidap, "ingest", str(ROOT / "corpus" / "articles")], env=env, check=True)
+    ingest = [hoidap, "ingest", str(ROOT / "corpus" / "articles")]
+    if quiet:
+        subprocess.run([*ingest, "--no-progress"], env=env, check=True, capture_output=True)
+    else:
+        subprocess.run(ingest, env=env, check=True)
     return launch_app(home, port, env, wait_s=240)
 
 

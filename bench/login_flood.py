@@ -12,9 +12,6 @@ calls a synchronous ``auth`` function inside its async login route, so each scry
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import percentile  # noqa: E402
+from bench.load import free_port, start_app  # noqa: E402
 from rag.web.auth import hash_password  # noqa: E402
 
 
@@ -35,32 +33,10 @@ def main() -> int:
     (home / "settings.toml").write_text(
         f'web_users = "an:{hash_password("mat-khau-dung")}"\n', encoding="utf-8"
     )
-    env = {**os.environ, "HOIDAP_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    hoidap = str(Path(sys.executable).parent / "hoidap")
-    subprocess.run(
-        [hoidap, "ingest", str(ROOT / "corpus" / "articles"), "--no-progress"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    app = start_app(home, port, quiet=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/theme.css", timeout=5)
-                break
-            except OSError:
-                time.sleep(1)
 
         def probe(seconds: float) -> list[float]:
             out, end = [], time.time() + seconds

@@ -24,9 +24,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import percentile  # noqa: E402
+from bench.load import free_port, start_app  # noqa: E402
 from rag.web.users import UserStore  # noqa: E402
 
 PW = "mat-khau-dung-123"
@@ -64,32 +62,9 @@ def run(seconds: float, limits_on: bool) -> dict:
     store = UserStore(home / "users.json")
     store.add("an", PW, "reader")
     store.add("binh", PW, "reader")
-    env = {**os.environ, "HOIDAP_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    hoidap = str(Path(sys.executable).parent / "hoidap")
-    subprocess.run(
-        [hoidap, "ingest", str(ROOT / "corpus" / "articles"), "--no-progress"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    app = start_app(home, port, quiet=True)
     try:
-        for _ in range(300):
-            try:
-                _request(port, "GET", "/theme.css")
-                break
-            except OSError:
-                time.sleep(1)
-
         stop = threading.Event()
         checked: list[float] = []  # times of answers that ran a password check
         refused: list[float] = []

@@ -38,11 +38,12 @@ class Assistant:
         refusal_threshold: float | None = None,
         services: Services | None = None,
     ) -> None:
-        """``embedder`` / ``refusal_threshold``: see ``Services``."""
-        self.settings = settings
+        """``embedder`` / ``refusal_threshold``: see ``Services``. ``services``: parts already
+        built (their settings are the Assistant's)."""
         self.services = services or build_services(
             settings, embedder=embedder, refusal_threshold=refusal_threshold
         )
+        self.settings = self.services.settings
 
     # -- asking --------------------------------------------------------------------
     def validate(self, question: str) -> str:

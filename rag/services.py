@@ -14,7 +14,6 @@ the briefing, the refusal calibration and the benchmarks all get their parts her
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 from collections.abc import Callable
@@ -237,14 +236,6 @@ class Services:
         r = retriever or self.retriever
         return gather_evidence(
             self.catalog, lambda: r.retrieve(query, k=k, filters=filters, timings=timings)
-        )
-
-    def with_settings(self, **changes: Any) -> Services:
-        """Services for changed settings, sharing this one's loaded embedder."""
-        return Services(
-            dataclasses.replace(self.settings, **changes),
-            embedder=self._embedder,
-            refusal_threshold=self._threshold,
         )
 
     def close(self) -> None:

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rag.settings import Settings
+
 log = logging.getLogger("hoidap.audit")
 
 
@@ -51,6 +53,16 @@ class AuditLog:
         self.questions = questions  # whether question text may be recorded
         self._clock = clock
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> AuditLog:
+        """The log of ``settings.home``, rotated and filtered as the settings say."""
+        return cls(
+            audit_path(settings.home),
+            max_bytes=int(settings.audit_max_mb * 1024 * 1024),
+            backups=settings.audit_backups,
+            questions=settings.audit_questions,
+        )
 
     def write(self, event: str, **fields: Any) -> None:
         """Append one record; a failure to write is logged, never raised (the action

@@ -17,7 +17,7 @@ from typing import Any
 
 from rag.settings import Settings
 from rag.web.access import LOCAL_ROLE, Caller, allowed, refusal
-from rag.web.audit import AuditLog, audit_path
+from rag.web.audit import AuditLog
 from rag.web.auth import hash_password
 from rag.web.gate import LoginGate, current_login
 from rag.web.limits import LoginThrottle
@@ -43,12 +43,7 @@ class Security:
         s = settings
         self.users = users or UserStore.for_settings(s)
         self.login_on = self.users.any()  # decided at start: adding users needs a restart
-        self.audit = AuditLog(
-            audit_path(s.home),
-            max_bytes=int(s.audit_max_mb * 1024 * 1024),
-            backups=s.audit_backups,
-            questions=s.audit_questions,
-        )
+        self.audit = AuditLog.for_settings(s)
         self.throttle = LoginThrottle(
             free=s.login_free_failures,
             lockout=s.login_lockout_failures,

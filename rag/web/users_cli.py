@@ -39,15 +39,11 @@ def users_command(args: argparse.Namespace, settings: Settings) -> int:
     running app sees the change at the next request) and records it in the audit log."""
     import getpass
 
-    from rag.web.audit import AuditLog, audit_path
-    from rag.web.users import ROLE_LABELS, UserStore, legacy_warning, users_file
+    from rag.web.audit import AuditLog
+    from rag.web.users import ROLE_LABELS, UserStore, legacy_warning
 
-    store = UserStore(users_file(settings), settings.web_users)
-    audit = AuditLog(
-        audit_path(settings.home),
-        max_bytes=int(settings.audit_max_mb * 1024 * 1024),
-        backups=settings.audit_backups,
-    )
+    store = UserStore.for_settings(settings)
+    audit = AuditLog.for_settings(settings)
     by = getpass.getuser()
     cmd = args.users_command
     if cmd == "list":
