@@ -49,7 +49,8 @@ def allowed(role: str | None, action: str) -> bool:
 def refusal(role: str | None, action: str) -> str:
     if role is None:
         return (
-            "Phiên đăng nhập đã hết hạn hoặc tài khoản không còn. Hãy tải lại trang và đăng nhập."
+            "Phiên đăng nhập đã hết hạn hoặc tài khoản đã bị xoá. "
+            "Hãy tải lại trang và đăng nhập lại."
         )
     return (
         f"Tài khoản của bạn (vai trò: {ROLE_LABELS.get(role, role)}) không có quyền "

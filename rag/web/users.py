@@ -63,7 +63,7 @@ def check_name(name: str) -> str:
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise UserError(f"Vai trò {role!r} không có; chọn một trong: {', '.join(ROLES)}.")
+        raise UserError(f"Vai trò {role!r} không tồn tại; hãy chọn một trong: {', '.join(ROLES)}.")
     return role
 
 
