@@ -146,6 +146,19 @@ def gold_containment(prediction: str, golds: Sequence[str]) -> float | None:
     return 1.0 if any(contains(text, g) for g in golds) else 0.0
 
 
+def key_point_recall(answer: str, key_points: Sequence[Sequence[str]]) -> float | None:
+    """Share of key points covered by ``answer``: a point (its alternative verbatim
+    phrases) is covered when one of them is inside the answer (``contains``).
+
+    >>> key_point_recall("Kiểm tra 151 cơ quan [1].", [["151 cơ quan"], ["đối thoại"]])
+    0.5
+    """
+    if not key_points:
+        return None
+    text = clean_claim(answer)
+    return sum(any(contains(text, p) for p in point) for point in key_points) / len(key_points)
+
+
 # -- citations -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Statement:

@@ -9,7 +9,7 @@ the briefing, the refusal calibration and the benchmarks all get their parts her
 >>> from rag.settings import load_settings
 >>> services = build_services(load_settings("/tmp/hoidap-doc", env={}))
 >>> services.uses_llm, services.answerer_label
-(False, 'extractive')
+(False, 'reader')
 """
 
 from __future__ import annotations
@@ -24,14 +24,16 @@ from rag.answer.answerer import Answerer, Condenser, FallbackAnswerer
 from rag.answer.evidence import Evidence, gather_evidence
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import rule_condenser
+from rag.answer.question import OPEN_CHUNKS, OPEN_PER_ARTICLE, is_open_question
 from rag.index.catalog import Catalog
 from rag.index.index import Index
 from rag.retrieval.retrieve import HybridRetriever
-from rag.settings import Settings
+from rag.settings import OFFLINE_ANSWERERS, Settings
 from rag.types import Filters
 
 if TYPE_CHECKING:
     from rag.answer.chat import ChatModel
+    from rag.answer.reader.answerer import ReaderAnswerer
     from rag.retrieval.retrieve import Reranker
 
 
@@ -68,6 +70,8 @@ class Services:
         if retriever is not None and embedder is None:
             self._embedder = retriever.embedder
         self._extractive: ExtractiveAnswerer | None = None
+        self._reader: ReaderAnswerer | None = None
+        self._open_retriever: HybridRetriever | None = None
         self._answerer: Answerer | None = None
         self._condenser: Condenser | None = None
         self._chat_models: dict[int, ChatModel] = {}
@@ -75,15 +79,16 @@ class Services:
     # -- what the settings say -----------------------------------------------------
     @property
     def uses_llm(self) -> bool:
-        return self.settings.answerer != "extractive"
+        return self.settings.answerer not in OFFLINE_ANSWERERS
 
     @property
     def answerer_label(self) -> str:
-        """``Answer.answerer`` of a normal answer: "extractive" or "llm:<provider>:<model>"."""
+        """``Answer.answerer`` of a normal answer: "reader", "extractive" or
+        "llm:<provider>:<model>"."""
         from rag.answer.chat import model_label
 
         s = self.settings
-        return model_label(s.answerer, s.llm_model) if self.uses_llm else "extractive"
+        return model_label(s.answerer, s.llm_model) if self.uses_llm else s.answerer
 
     # -- the parts -------------------------------------------------------------------
     @property
@@ -142,6 +147,15 @@ class Services:
                 self._retriever = self.make_retriever()
             return self._retriever
 
+    @property
+    def open_retriever(self) -> HybridRetriever:
+        """The retriever for open questions: more chunks of an article (see ``evidence``)."""
+        with self._lock:
+            if self._open_retriever is None:
+                per = max(OPEN_PER_ARTICLE, self.settings.per_article)
+                self._open_retriever = self.make_retriever(per_article=per)
+            return self._open_retriever
+
     def idf(self) -> Callable[[str], float]:
         """idf from the BM25 vocabularies, so common words weigh little in the evidence."""
         index = self.index
@@ -164,6 +178,18 @@ class Services:
             if self._extractive is None:
                 self._extractive = ExtractiveAnswerer(idf=self.idf(), threshold=self._threshold)
             return self._extractive
+
+    @property
+    def reader_answerer(self) -> ReaderAnswerer:
+        """The trained reader over the extractive answerer (its fallback); loads lazily."""
+        with self._lock:
+            if self._reader is None:
+                from rag.answer.reader.answerer import ReaderAnswerer
+                from rag.answer.reader.reader import Reader
+
+                threads = self.settings.embedding_threads or 2
+                self._reader = ReaderAnswerer(Reader(threads=threads), self.extractive)
+            return self._reader
 
     def chat_model(self, *, max_tokens: int | None = None) -> ChatModel:
         """The settings' chat model (only with an LLM answerer); ``max_tokens`` at least."""
@@ -188,7 +214,8 @@ class Services:
 
     @property
     def answerer(self) -> Answerer:
-        """The configured answerer: extractive, or the LLM falling back to extractive."""
+        """The configured answerer: the reader (falling back to extractive without its
+        model), extractive, or the LLM falling back to extractive."""
         with self._lock:
             if self._answerer is None:
                 if self.uses_llm:
@@ -203,6 +230,8 @@ class Services:
                         deadline_s=s.llm_timeout_s,
                     )
                     self._answerer = FallbackAnswerer(llm, self.extractive)
+                elif self.settings.answerer == "reader":
+                    self._answerer = self.reader_answerer
                 else:
                     self._answerer = self.extractive
             return self._answerer
@@ -232,7 +261,13 @@ class Services:
         retriever: HybridRetriever | None = None,
         timings: dict[str, float] | None = None,
     ) -> Evidence:
-        """Retrieve for ``query`` and pass the hits through ``gather_evidence``."""
+        """Retrieve for ``query`` and pass the hits through ``gather_evidence``.
+
+        Open questions ("… đã làm gì?", "Nêu các nhiệm vụ …") read more of each article:
+        up to ``OPEN_CHUNKS`` chunks, ``OPEN_PER_ARTICLE`` per article (unless a
+        retriever or ``k`` is given)."""
+        if retriever is None and k is None and is_open_question(query):
+            retriever, k = self.open_retriever, max(OPEN_CHUNKS, self.settings.top_k)
         r = retriever or self.retriever
         return gather_evidence(
             self.catalog, lambda: r.retrieve(query, k=k, filters=filters, timings=timings)

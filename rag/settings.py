@@ -32,6 +32,7 @@ class SettingsError(HoidapError, ValueError):
     exit_code = EXIT_USAGE
 
 
+OFFLINE_ANSWERERS = ("reader", "extractive")
 OLLAMA_BASE_URL = "http://127.0.0.1:11434"  # default llm_base_url when answerer = "ollama"
 
 
@@ -64,8 +65,9 @@ class Settings:
     per_article: int = 2
     # Optional cross-encoder reranker: hub id or local folder (sentence-transformers CrossEncoder).
     reranker: str = ""
-    # Answerer: "extractive" (offline) or "openai" / "ollama" (an LLM server, see llm_*).
-    answerer: str = "extractive"
+    # Answerer: "reader" (offline, the trained reader model; rule-based fallback),
+    # "extractive" (offline, rule-based only) or "openai" / "ollama" (an LLM server, llm_*).
+    answerer: str = "reader"
     llm_base_url: str = "http://127.0.0.1:8080/v1"  # answerer=ollama: OLLAMA_BASE_URL
     llm_model: str = ""
     llm_temperature: float = 0.1
@@ -126,9 +128,11 @@ class Settings:
             raise SettingsError(
                 "embed_batch_size and max_file_mb must be >= 1, repeat_min_docs >= 2"
             )
-        if self.answerer not in ("extractive", "openai", "ollama"):
-            raise SettingsError(f"answerer {self.answerer!r}: use extractive, openai or ollama")
-        if self.answerer != "extractive" and not self.llm_model:
+        if self.answerer not in (*OFFLINE_ANSWERERS, "openai", "ollama"):
+            raise SettingsError(
+                f"answerer {self.answerer!r}: use reader, extractive, openai or ollama"
+            )
+        if self.answerer not in OFFLINE_ANSWERERS and not self.llm_model:
             raise SettingsError(
                 f"answerer {self.answerer!r} needs llm_model (the served model's name)"
             )

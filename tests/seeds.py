@@ -91,9 +91,12 @@ class SeedIndex:
 
     def settings(self, **overrides: Any) -> Settings:
         """The home's settings, ignoring ``HOIDAP_*`` variables; ``overrides`` as in
-        :func:`rag.settings.load_settings`."""
+        :func:`rag.settings.load_settings`. The answerer is the rule-based one unless
+        ``answerer`` is given: these tests pin its exact answers; the reader's are tested
+        in ``tests/test_reader_*.py``."""
         from rag.settings import load_settings
 
+        overrides.setdefault("answerer", "extractive")
         return load_settings(self.home, env={}, **overrides)
 
     def copy_to(self, home: Path) -> SeedIndex:

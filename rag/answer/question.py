@@ -193,3 +193,24 @@ def validate_question(question: str, limit: int) -> str:
             f"Câu hỏi quá dài ({len(q)} ký tự, tối đa {limit}). Hãy hỏi ngắn gọn hơn."
         )
     return q
+
+
+# Open questions ask for a list of points; they read more of an article (per_article and k
+# of their retrieval, chunks the reader reads), see rag.services.Services.evidence.
+OPEN_CHUNKS = 10
+OPEN_PER_ARTICLE = 6
+_OPEN = re.compile(
+    r"\b(?:da lam gi|lam gi|lam nhung gi|nhung gi|nhu the nao|the nao|ket qua|nhiem vu"
+    r"|giai phap|bien phap|han che|ton tai|kho khan|quan diem|tom tat|so sanh|noi dung"
+    r"|muc tieu|y nghia|vai tro|cach lam|mo hinh|nhung diem|diem moi|bai hoc)\b"
+)
+_OPEN_START = re.compile(r"^(?:neu|liet ke|ke ra|trinh bay|tom tat|so sanh|hay cho biet cac)\b")
+
+
+def is_open_question(question: str, kind: str | None = None) -> bool:
+    """Open questions ask for a list of points (actions, results, tasks, limitations…)."""
+    plain = strip_diacritics(question)
+    kind = analyze(question).kind if kind is None else kind
+    if _OPEN_START.search(plain):
+        return True
+    return kind == "what" and bool(_OPEN.search(plain))

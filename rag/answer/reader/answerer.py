@@ -1,0 +1,279 @@
+"""The reader answerer: the default offline answerer, built on the trained reader.
+
+For the top ``max_chunks`` retrieved chunks the reader (``rag.answer.reader.reader``)
+scores a window of whole sentences each. Then:
+
+* **factoid questions** (ai, khi nào, ở đâu, bao nhiêu, nào, …): the window most likely
+  to answer leads with the answer span, then the whole sentence that holds it, cited:
+  "Đặng Thị Hồng Liên [1]. Bà Đặng Thị Hồng Liên, Bí thư Quận ủy … [1]."; a second
+  sentence follows when another window also answers it;
+* **open questions** ("… đã làm gì?", "Nêu các nhiệm vụ …", results, limitations, …): a
+  one-line lead and up to ``max_points`` relevant sentences as a list, across articles,
+  each cited once, near-duplicates dropped, in article then reading order;
+* **refusal** when the best answerability is under the calibrated threshold
+  (``rag/answer/data/reader_calibration.json``, written by ``evals/calibrate_reader.py``)
+  or the question names a year, number or place the best article lacks (the extractive
+  answerer's check): the usual refusal naming the closest articles.
+
+Quotes are whole sentences of the article (article offsets), never cut at a chunk
+boundary. Publication-date questions are answered from metadata by the extractive answerer.
+The chunks are re-ordered by answerability in ``Answer.retrieved`` when ``rerank`` is on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.text import search_key, tokens
+from rag.answer.answerer import AnswerRequest
+from rag.answer.evidence import Evidence
+from rag.answer.extractive import (
+    Candidate,
+    ExtractiveAnswerer,
+    _cite,
+    _display,
+    _missing_constraints,
+)
+from rag.answer.phrases import capitalize_first
+from rag.answer.question import OPEN_CHUNKS, analyze, is_open_question
+from rag.answer.reader.model import ReaderUnavailable
+from rag.answer.reader.reader import Passage, Reader, Reading
+from rag.types import Answer, Citation, ScoredChunk
+
+log = logging.getLogger(__name__)
+CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_calibration.json"
+
+
+def reader_notice(exc: Exception) -> str:
+    return (
+        f"Mô hình đọc hiểu không dùng được ({exc}); câu trả lời dưới đây do bộ trích xuất "
+        "theo quy tắc chọn."
+    )
+
+
+@dataclass(frozen=True)
+class ReaderCalibration:
+    threshold: float = 0.5  # answerability under which a factoid question is refused
+    open_threshold: float = 0.2  # best answerability under which an open question is refused
+    second: float = 0.5  # a second window's answerability (share of the best) to add it
+    point_floor: float = 0.3  # an open-question point's relevance, at least
+    point_ratio: float = 0.4  # … and at least this share of the best point's
+    source: str = "defaults"
+
+    @staticmethod
+    def load(path: Path = CALIBRATION_FILE) -> ReaderCalibration:
+        if not path.is_file():
+            return ReaderCalibration()
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        fields = ReaderCalibration.__dataclass_fields__
+        return ReaderCalibration(
+            **{k: v for k, v in raw.items() if k in fields and k != "source"}, source=str(path)
+        )
+
+
+@dataclass(frozen=True)
+class ReaderScores:
+    """What the answer was decided on (for calibration and benchmarks)."""
+
+    answerable: float  # best window's answerability (0 when nothing was read)
+    open_question: bool
+    missing: tuple[str, ...]  # what the question names that the best article lacks
+    order: tuple[str, ...]  # chunk ids by answerability
+
+
+NO_SCORES = ReaderScores(0.0, False, (), ())
+
+
+class ReaderAnswerer:
+    """The ``Answerer`` protocol over the trained reader (see the module docstring)."""
+
+    label = "reader"
+
+    def __init__(
+        self,
+        reader: Reader,
+        fallback: ExtractiveAnswerer,
+        *,
+        calibration: ReaderCalibration | None = None,
+        max_chunks: int = 5,
+        max_points: int = 8,
+        open_chunks: int = OPEN_CHUNKS,
+        rerank: bool = True,
+    ) -> None:
+        self.reader = reader
+        self.fallback = fallback
+        self.cal = calibration or ReaderCalibration.load()
+        self.max_chunks = max_chunks
+        self.max_points = max_points
+        self.open_chunks = open_chunks
+        self.rerank = rerank
+        self._warned = False
+
+    def respond(self, request: AnswerRequest, evidence: Evidence) -> Answer:
+        """The ``Answerer`` protocol. Without a usable reader model (missing or damaged
+        weights), the rule-based answerer answers and ``Answer.notice`` says why."""
+        try:
+            answer = self.answer(request.question, evidence, standalone_query=request.query)
+        except ReaderUnavailable as exc:
+            if not self._warned:
+                log.warning("reader model unavailable, using the rule-based answerer: %s", exc)
+                self._warned = True
+            answer = self.fallback.answer(
+                request.question, evidence.hits, evidence.texts, standalone_query=request.query
+            )
+            answer.notice = " ".join(x for x in (reader_notice(exc), answer.notice) if x)
+        if request.on_token is not None:
+            request.on_token(answer.text)
+        return answer
+
+    def readings(self, query: str, evidence: Evidence) -> list[tuple[ScoredChunk, Reading]]:
+        hits = [h for h in evidence.hits if h.chunk.article_id in evidence.texts]
+        wide = is_open_question(query, analyze(query).kind)
+        hits = hits[: self.open_chunks if wide else self.max_chunks]
+        passages = [
+            Passage(h.chunk.id, h.chunk.article_id, evidence.texts[h.chunk.article_id],
+                    h.chunk.start, h.chunk.end)
+            for h in hits
+        ]  # fmt: skip
+        return list(zip(hits, self.reader.read(query, passages), strict=True))
+
+    def answer(self, question: str, evidence: Evidence, *, standalone_query: str = "") -> Answer:
+        return self.answer_scored(question, evidence, standalone_query=standalone_query)[0]
+
+    def answer_scored(
+        self, question: str, evidence: Evidence, *, standalone_query: str = ""
+    ) -> tuple[Answer, ReaderScores]:
+        """The answer and the scores it was decided on."""
+        t0 = time.perf_counter()
+        query = standalone_query or question
+        q = analyze(query)
+        if q.published or not evidence.hits:
+            ans = self.fallback.answer(
+                question, evidence.hits, evidence.texts, standalone_query=query
+            )
+            return ans, NO_SCORES
+        read = self.readings(query, evidence)
+        t_read = (time.perf_counter() - t0) * 1000
+        if not read:
+            return self._refuse(question, query, evidence, t0, []), NO_SCORES
+        by_answer = sorted(read, key=lambda hr: (-hr[1].answerable, -hr[1].span_score))
+        retrieved = list(evidence.hits)
+        if self.rerank:
+            top = [h for h, _ in by_answer]
+            ids = {h.chunk.id for h in top}
+            retrieved = top + [h for h in evidence.hits if h.chunk.id not in ids]
+        best_hit, best = by_answer[0]
+        open_q = is_open_question(query, q.kind)
+        threshold = self.cal.open_threshold if open_q else self.cal.threshold
+        missing: list[str] = []
+        if best.span is not None:
+            a, b = best.sentence_of(best.span[0])
+            cand = Candidate(
+                0, best_hit, a, b, best.passage.text[a:b], best.answerable, frozenset()
+            )
+            missing = _missing_constraints(q, cand, evidence.texts, self.fallback.idf)
+        scores = ReaderScores(
+            best.answerable, open_q, tuple(missing), tuple(h.chunk.id for h, _ in by_answer)
+        )
+        if best.answerable < threshold or (missing and not open_q):
+            return self._refuse(question, query, evidence, t0, missing, retrieved), scores
+        if open_q:
+            parts, cites = self._points(read)
+        else:
+            parts, cites = self._factoid(by_answer)
+        answer = Answer(
+            question=question,
+            text=parts,
+            citations=cites,
+            refused=False,
+            retrieved=retrieved,
+            answerer=self.label,
+            standalone_query=query,
+            timings_ms={"read": t_read, "answer": (time.perf_counter() - t0) * 1000},
+        )
+        return answer, scores
+
+    # -- building the answer ----------------------------------------------------------
+
+    def _factoid(self, by_answer: list[tuple[ScoredChunk, Reading]]) -> tuple[str, list[Citation]]:
+        best = by_answer[0][1]
+        chosen: list[tuple[ScoredChunk, Reading, int, int]] = []
+        for hit, rd in by_answer:
+            if rd.span is None:
+                continue
+            if chosen and rd.answerable < max(
+                self.cal.threshold, self.cal.second * best.answerable
+            ):
+                break
+            a, b = rd.sentence_of(rd.span[0])
+            if any(c[0].chunk.article_id == hit.chunk.article_id and c[2] == a for c in chosen):
+                continue
+            chosen.append((hit, rd, a, b))
+            if len(chosen) == 2:
+                break
+        cites = [
+            _citation(n, h, rd.passage.text, a, b) for n, (h, rd, a, b) in enumerate(chosen, 1)
+        ]
+        parts = [_cite(_display(c.quote), c.n) for c in cites]
+        span = best.span_text
+        if span and chosen and search_key(span) != search_key(cites[0].quote):
+            parts.insert(0, _cite(capitalize_first(span), 1))
+        return " ".join(parts), cites
+
+    def _points(self, read: list[tuple[ScoredChunk, Reading]]) -> tuple[str, list[Citation]]:
+        rank: dict[str, int] = {}
+        pool: dict[tuple[str, int], tuple[float, ScoredChunk, Reading, int, int]] = {}
+        for hit, rd in read:
+            rank.setdefault(hit.chunk.article_id, len(rank))
+            for a, b, rel in rd.sentences:
+                a, b = rd.sentence_of(a)
+                key = (hit.chunk.article_id, a)
+                if key not in pool or pool[key][0] < rel:
+                    pool[key] = (rel, hit, rd, a, b)
+        ranked = sorted(pool.values(), key=lambda x: -x[0])
+        if not ranked:
+            return "", []
+        floor = max(self.cal.point_floor, self.cal.point_ratio * ranked[0][0])
+        kept: list[tuple[float, ScoredChunk, Reading, int, int]] = []
+        seen: list[set[str]] = []
+        for item in ranked:
+            if len(kept) >= self.max_points or (kept and item[0] < floor):
+                break
+            toks = set(tokens(item[2].passage.text[item[3] : item[4]]))
+            if any(len(toks & s) >= 0.7 * max(1, min(len(toks), len(s))) for s in seen):
+                continue
+            kept.append(item)
+            seen.append(toks)
+        kept.sort(key=lambda x: (rank[x[1].chunk.article_id], x[3]))
+        cites = [
+            _citation(n, h, rd.passage.text, a, b) for n, (_, h, rd, a, b) in enumerate(kept, 1)
+        ]
+        n_art = len({c.article_id for c in cites})
+        where = "bài viết" if n_art == 1 else f"{n_art} bài viết"
+        lead = f"Các ý chính từ {where} đã nạp ({len(cites)} ý):"
+        return "\n".join([lead, *(f"- {_cite(_display(c.quote), c.n)}" for c in cites)]), cites
+
+    def _refuse(
+        self,
+        question: str,
+        query: str,
+        evidence: Evidence,
+        t0: float,
+        missing: Sequence[str],
+        retrieved: Sequence[ScoredChunk] | None = None,
+    ) -> Answer:
+        ans = self.fallback._refuse(question, query, retrieved or evidence.hits, t0, None, missing)
+        ans.answerer = self.label
+        return ans
+
+
+def _citation(n: int, hit: ScoredChunk, text: str, a: int, b: int) -> Citation:
+    return Citation(
+        n=n, article_id=hit.chunk.article_id, chunk_id=hit.chunk.id, title=hit.title,
+        quote=text[a:b], start=a, end=b, date=hit.date, source=hit.source, url=hit.url,
+    )  # fmt: skip

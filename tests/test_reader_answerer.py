@@ -1,0 +1,161 @@
+"""The reader answerer's decisions, with a deterministic fake reader (no model).
+
+The fake gives each window the scores a test sets; the answerer's rules are what is tested:
+the span leads a factoid answer, low answerability refuses, open questions list whole
+cited sentences across articles without repeats, quotes are whole article sentences even
+when a chunk ends mid-sentence, and a reader that cannot load falls back with a notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from corpus.types import Chunk
+from rag.answer.answerer import AnswerRequest
+from rag.answer.evidence import Evidence
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.question import is_open_question
+from rag.answer.reader.answerer import ReaderAnswerer, ReaderCalibration
+from rag.answer.reader.model import ReaderUnavailable
+from rag.answer.reader.reader import Passage, Reading
+from rag.answer.reader.windows import sentence_spans
+from rag.types import ScoredChunk
+
+A = (
+    "Chiều 1/7, Đoàn kiểm tra của Ban Dân vận Thành ủy đã kiểm tra Cụm thi đua 3. "
+    "Bí thư Quận ủy Quận 9 là bà Đặng Thị Hồng Liên. "
+    "Quận đã tổ chức 120 buổi đối thoại với nhân dân. "
+    "Quận cũng xây dựng 45 mô hình dân vận khéo."
+)
+B = "Huyện Kỳ Anh đã vận động nhân dân hiến 12.000 m2 đất làm đường. Trời mưa to."
+
+
+def hit(aid: str, text: str, start: int, end: int, rank: int) -> ScoredChunk:
+    chunk = Chunk(f"{aid}#v-{rank:04d}", aid, rank, text[start:end], start, end, text[start:end])
+    return ScoredChunk(chunk, 1.0 / (rank + 1), title=f"Bài {aid}", date="2019-07-01")
+
+
+class FakeReader:
+    """Scores set by the test: per article, answerability and a phrase to return as span;
+    a sentence's relevance is 0.9 when it holds one of ``relevant`` words, else 0.1."""
+
+    def __init__(
+        self,
+        answerable: dict[str, float],
+        spans: dict[str, str] | None = None,
+        relevant: Sequence[str] = (),
+        fail: bool = False,
+    ) -> None:
+        self.answerable, self.spans, self.relevant, self.fail = (
+            answerable,
+            spans or {},
+            relevant,
+            fail,
+        )
+        self.seen: list[Passage] = []
+
+    def read(self, question: str, passages: Sequence[Passage]) -> list[Reading]:
+        if self.fail:
+            raise ReaderUnavailable("the reader model's weights /x/reader.npz are missing")
+        self.seen.extend(passages)
+        out = []
+        for p in passages:
+            spans = [(a, b) for a, b in sentence_spans(p.text) if a < p.end and b > p.start]
+            sents = [(a, b, 0.9 if any(w in p.text[a:b] for w in self.relevant) else 0.1)
+                     for a, b in spans]  # fmt: skip
+            phrase = self.spans.get(p.article_id)
+            i = p.text.find(phrase) if phrase else -1
+            span = (i, i + len(phrase)) if phrase and i >= 0 else None
+            out.append(Reading(p, self.answerable.get(p.article_id, 0.0), span, 1.0, sents))
+        return out
+
+
+def answerer(reader: FakeReader, **cal: float) -> ReaderAnswerer:
+    calibration = ReaderCalibration(**{"threshold": 0.5, "open_threshold": 0.2, **cal})
+    return ReaderAnswerer(reader, ExtractiveAnswerer(threshold=0.0), calibration=calibration)  # type: ignore[arg-type]
+
+
+def evidence(*hits: ScoredChunk) -> Evidence:
+    return Evidence.of(list(hits), {"a": A, "b": B})
+
+
+def test_factoid_leads_with_the_span_then_its_whole_sentence() -> None:
+    ev = evidence(hit("b", B, 0, len(B), 0), hit("a", A, 0, len(A), 1))
+    ans = answerer(FakeReader({"a": 0.9, "b": 0.2}, {"a": "Đặng Thị Hồng Liên"})).answer(
+        "Ai là Bí thư Quận ủy Quận 9?", ev
+    )
+    assert not ans.refused
+    assert ans.text.startswith("Đặng Thị Hồng Liên [1].")
+    assert ans.citations[0].quote == "Bí thư Quận ủy Quận 9 là bà Đặng Thị Hồng Liên."
+    assert A[ans.citations[0].start : ans.citations[0].end] == ans.citations[0].quote
+    # the window that answers is put first in the retrieved list (reader re-ranking)
+    assert ans.retrieved[0].chunk.article_id == "a"
+
+
+def test_low_answerability_refuses_naming_the_closest_articles() -> None:
+    ev = evidence(hit("a", A, 0, len(A), 0))
+    ans = answerer(FakeReader({"a": 0.3}, {"a": "Đặng Thị Hồng Liên"})).answer(
+        "Ai là Chủ tịch Ủy ban nhân dân Quận 9?", ev
+    )
+    assert ans.refused and ans.citations == []
+    assert ans.text.startswith("Không tìm thấy thông tin này") and "«Bài a»" in ans.text
+
+
+def test_a_number_the_article_lacks_refuses_even_when_the_reader_is_confident() -> None:
+    ev = evidence(hit("a", A, 0, len(A), 0))
+    ans = answerer(FakeReader({"a": 0.95}, {"a": "Chiều 1/7"})).answer(
+        "Ban Dân vận Thành ủy kiểm tra Cụm thi đua 57 vào ngày nào?", ev
+    )
+    assert ans.refused and "57" in (ans.notice or "")
+
+
+def test_open_question_lists_relevant_sentences_across_articles_once_each() -> None:
+    ev = evidence(hit("a", A, 0, 140, 0), hit("a", A, 100, len(A), 1), hit("b", B, 0, len(B), 2))
+    reader = FakeReader({"a": 0.8, "b": 0.6}, relevant=("đối thoại", "mô hình", "hiến"))
+    ans = answerer(reader).answer("Các địa phương đã làm gì để làm tốt công tác dân vận?", ev)
+    lines = ans.text.split("\n")
+    assert lines[0].startswith("Các ý chính từ 2 bài viết")
+    quotes = [c.quote for c in ans.citations]
+    assert quotes == [
+        "Quận đã tổ chức 120 buổi đối thoại với nhân dân.",
+        "Quận cũng xây dựng 45 mô hình dân vận khéo.",
+        "Huyện Kỳ Anh đã vận động nhân dân hiến 12.000 m2 đất làm đường.",
+    ]
+    assert [line[:2] for line in lines[1:]] == ["- "] * 3
+    assert [c.n for c in ans.citations] == [1, 2, 3]
+
+
+def test_a_quote_is_the_whole_sentence_when_the_chunk_cuts_it() -> None:
+    cut = A.index("Hồng Liên") + 4  # the chunk ends inside "Hồng Liên."
+    ev = evidence(hit("a", A, 0, cut, 0))
+    ans = answerer(FakeReader({"a": 0.9}, {"a": "Đặng Thị Hồng"})).answer(
+        "Ai là Bí thư Quận ủy Quận 9?", ev
+    )
+    assert ans.citations[0].quote.endswith("Đặng Thị Hồng Liên.")
+
+
+def test_a_reader_that_cannot_load_falls_back_to_the_rules_with_a_notice() -> None:
+    ev = evidence(hit("a", A, 0, len(A), 0))
+    ans = answerer(FakeReader({}, fail=True)).respond(
+        AnswerRequest("Bí thư Quận ủy Quận 9 là ai?"), ev
+    )
+    assert ans.answerer == "extractive"
+    assert "Mô hình đọc hiểu không dùng được" in (ans.notice or "")
+    assert "reader.npz are missing" in (ans.notice or "")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Hà Tĩnh đã làm gì để đổi mới công tác dân vận?", True),
+        ("Nêu các nhiệm vụ trọng tâm năm 2022.", True),
+        ("Công tác dân vận còn những hạn chế gì?", True),
+        ("Ai là Bí thư Quận ủy Quận 9?", False),
+        ("Có bao nhiêu mô hình dân vận khéo?", False),
+        ("Đoàn kiểm tra vào ngày nào?", False),
+    ],
+)
+def test_open_questions_are_told_from_factoid_ones(question: str, expected: bool) -> None:
+    assert is_open_question(question) is expected
