@@ -188,7 +188,11 @@ class Services:
                 from rag.answer.reader.reader import Reader
 
                 threads = self.settings.embedding_threads or 2
-                self._reader = ReaderAnswerer(Reader(threads=threads), self.extractive)
+                self._reader = ReaderAnswerer(
+                    Reader(threads=threads),
+                    self.extractive,
+                    factoid=self.settings.reader_factoid,
+                )
             return self._reader
 
     def chat_model(self, *, max_tokens: int | None = None) -> ChatModel:

@@ -68,6 +68,10 @@ class Settings:
     # Answerer: "reader" (offline, the trained reader model; rule-based fallback),
     # "extractive" (offline, rule-based only) or "openai" / "ollama" (an LLM server, llm_*).
     answerer: str = "reader"
+    # With answerer = "reader": also answer factoid questions with the reader (default: the
+    # reader answers open questions; factoid ones keep the rule-based answer, which is
+    # better on the seed set, docs/BENCHMARKS.md "Reader (issue #12)").
+    reader_factoid: bool = False
     llm_base_url: str = "http://127.0.0.1:8080/v1"  # answerer=ollama: OLLAMA_BASE_URL
     llm_model: str = ""
     llm_temperature: float = 0.1

@@ -39,7 +39,7 @@ def hit(aid: str, text: str, start: int, end: int, rank: int) -> ScoredChunk:
 
 class FakeReader:
     """Scores set by the test: per article, answerability and a phrase to return as span;
-    a sentence's relevance is 0.9 when it holds one of ``relevant`` words, else 0.1."""
+    a sentence's relevance is 0.9 when it holds one of ``relevant`` words, else 0.01."""
 
     def __init__(
         self,
@@ -63,7 +63,7 @@ class FakeReader:
         out = []
         for p in passages:
             spans = [(a, b) for a, b in sentence_spans(p.text) if a < p.end and b > p.start]
-            sents = [(a, b, 0.9 if any(w in p.text[a:b] for w in self.relevant) else 0.1)
+            sents = [(a, b, 0.9 if any(w in p.text[a:b] for w in self.relevant) else 0.01)
                      for a, b in spans]  # fmt: skip
             phrase = self.spans.get(p.article_id)
             i = p.text.find(phrase) if phrase else -1
@@ -159,3 +159,18 @@ def test_a_reader_that_cannot_load_falls_back_to_the_rules_with_a_notice() -> No
 )
 def test_open_questions_are_told_from_factoid_ones(question: str, expected: bool) -> None:
     assert is_open_question(question) is expected
+
+
+def test_with_factoid_off_the_rules_answer_factoid_questions_and_the_reader_open_ones() -> None:
+    ev = evidence(hit("a", A, 0, len(A), 0), hit("b", B, 0, len(B), 1))
+    reader = FakeReader({"a": 0.9, "b": 0.6}, {"a": "Đặng Thị Hồng Liên"}, relevant=("đối thoại",))
+    ra = ReaderAnswerer(
+        reader,  # type: ignore[arg-type]
+        ExtractiveAnswerer(threshold=0.0),
+        calibration=ReaderCalibration(threshold=0.5),
+        factoid=False,
+    )
+    assert ra.answer("Ai là Bí thư Quận ủy Quận 9?", ev).answerer == "extractive"
+    assert reader.seen == []
+    opened = ra.answer("Quận đã làm gì để làm tốt công tác dân vận?", ev)
+    assert opened.answerer == "reader" and opened.text.startswith("Các ý chính")

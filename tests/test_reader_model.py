@@ -92,7 +92,7 @@ def test_the_default_answerer_without_weights_answers_by_the_rules_with_a_notice
     assert assistant.services.answerer_label == "reader"
     reader = assistant.services.reader_answerer.reader
     reader.weights = tmp_path / "missing.npz"
-    ans = assistant.ask("Ban Dân vận kiểm tra bao nhiêu cơ quan, đơn vị?")
+    ans = assistant.ask("Ban Chỉ đạo đã làm gì để thực hiện Quy chế dân chủ ở cơ sở?")
     assert ans.answerer == "extractive"
     assert "Mô hình đọc hiểu không dùng được" in (ans.notice or "")
     assert "missing.npz" in (ans.notice or "")

@@ -10,6 +10,8 @@ scores a window of whole sentences each. Then:
 * **open questions** ("… đã làm gì?", "Nêu các nhiệm vụ …", results, limitations, …): a
   one-line lead and up to ``max_points`` relevant sentences as a list, across articles,
   each cited once, near-duplicates dropped, in article then reading order;
+* with ``factoid=False`` (the default setting ``reader_factoid = false``) factoid questions
+  get the rule-based answer (label "extractive"); the reader answers open questions;
 * **refusal** when the best answerability is under the calibrated threshold
   (``rag/answer/data/reader_calibration.json``, written by ``evals/calibrate_reader.py``)
   or the question names a year, number or place the best article lacks (the extractive
@@ -61,8 +63,8 @@ class ReaderCalibration:
     threshold: float = 0.5  # answerability under which a factoid question is refused
     open_threshold: float = 0.2  # best answerability under which an open question is refused
     second: float = 0.5  # a second window's answerability (share of the best) to add it
-    point_floor: float = 0.3  # an open-question point's relevance, at least
-    point_ratio: float = 0.4  # … and at least this share of the best point's
+    point_floor: float = 0.02  # an open-question point's relevance, at least
+    point_ratio: float = 0.0  # … and at least this share of the best point's
     source: str = "defaults"
 
     @staticmethod
@@ -104,6 +106,7 @@ class ReaderAnswerer:
         max_points: int = 8,
         open_chunks: int = OPEN_CHUNKS,
         rerank: bool = True,
+        factoid: bool = True,
     ) -> None:
         self.reader = reader
         self.fallback = fallback
@@ -112,6 +115,7 @@ class ReaderAnswerer:
         self.max_points = max_points
         self.open_chunks = open_chunks
         self.rerank = rerank
+        self.factoid = factoid
         self._warned = False
 
     def respond(self, request: AnswerRequest, evidence: Evidence) -> Answer:
@@ -152,7 +156,11 @@ class ReaderAnswerer:
         t0 = time.perf_counter()
         query = standalone_query or question
         q = analyze(query)
-        if q.published or not evidence.hits:
+        if (
+            q.published
+            or not evidence.hits
+            or not (self.factoid or is_open_question(query, q.kind))
+        ):
             ans = self.fallback.answer(
                 question, evidence.hits, evidence.texts, standalone_query=query
             )
