@@ -96,3 +96,44 @@ def test_the_default_answerer_without_weights_answers_by_the_rules_with_a_notice
     assert ans.answerer == "extractive"
     assert "Mô hình đọc hiểu không dùng được" in (ans.notice or "")
     assert "missing.npz" in (ans.notice or "")
+
+
+TWO = (
+    "Chiều 1/7, tại Quận ủy Quận 9, Đoàn kiểm tra của Ban Dân vận Thành ủy đã kiểm tra Cụm "
+    "thi đua 3. Tiếp đoàn có bà Đặng Thị Hồng Liên, Bí thư Quận ủy Quận 9. Năm 2021, quận tổ "
+    "chức 120 buổi đối thoại với nhân dân."
+)
+
+
+@pytest.fixture(scope="module")
+def real_reader():
+    if not WEIGHTS_FILE.is_file():
+        pytest.skip("no reader weights in this checkout")
+    from rag.answer.reader.reader import Reader
+
+    reader = Reader()
+    reader.warm_up()
+    return reader
+
+
+def test_the_shipped_reader_finds_the_span_and_the_sentence(real_reader) -> None:
+    from rag.answer.reader.reader import Passage
+
+    rd = real_reader.read("Ai là Bí thư Quận ủy Quận 9?", [Passage("a", "a", TWO, 0, len(TWO))])[0]
+    assert "Đặng Thị Hồng Liên" in rd.span_text and rd.answerable > 0.5
+    best = max(rd.sentences, key=lambda s: s[2])
+    assert TWO[best[0] : best[1]].startswith("Tiếp đoàn có bà Đặng Thị Hồng Liên")
+    cut = TWO.index("quận tổ chức")  # the chunk starts inside the third sentence
+    q = "Quận tổ chức bao nhiêu buổi đối thoại?"
+    rd = real_reader.read(q, [Passage("a", "a", TWO, cut, len(TWO))])[0]
+    assert rd.span_text.startswith("120")
+    assert TWO[rd.sentences[0][0] :].startswith("Năm 2021")  # the window is whole sentences
+
+
+def test_the_shipped_reader_says_an_unrelated_question_is_not_answered(real_reader) -> None:
+    from rag.answer.reader.reader import Passage
+
+    rd = real_reader.read(
+        "Ai là Giám đốc Sở Y tế tỉnh Cà Mau?", [Passage("a", "a", TWO, 0, len(TWO))]
+    )[0]
+    assert rd.answerable < 0.22

@@ -78,6 +78,7 @@ def format_answer(answer: Answer, *, with_text: bool = True) -> str:
         parts.append(f"(Lưu ý: {answer.notice})")
     if answer.citations:
         parts.append("Nguồn:\n" + format_sources(answer))
-    who = "trích xuất ngoại tuyến" if answer.answerer == "extractive" else answer.answerer
+    names = {"extractive": "trích xuất ngoại tuyến", "reader": "mô hình đọc hiểu ngoại tuyến"}
+    who = names.get(answer.answerer, answer.answerer)
     parts.append(f"[Trả lời bởi: {who}{' — từ chối vì không đủ căn cứ' if answer.refused else ''}]")
     return "\n\n".join(parts)

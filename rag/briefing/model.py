@@ -76,12 +76,15 @@ class Briefing:
 
 
 EXTRACTIVE_LABEL = "trích xuất ngoại tuyến (không dùng LLM)"
+READER_LABEL = "mô hình đọc hiểu ngoại tuyến (không dùng LLM)"
 
 
 def answerer_label(answerer: str) -> str:
     """'extractive' -> the Vietnamese name; 'llm:openai:gemma' -> 'LLM gemma (openai)'."""
     if answerer == "extractive":
         return EXTRACTIVE_LABEL
+    if answerer == "reader":
+        return READER_LABEL
     parts = answerer.split(":", 2)
     if len(parts) == 3 and parts[0] == "llm":
         return f"mô hình ngôn ngữ {parts[2]} (máy chủ {parts[1]})"
