@@ -50,7 +50,8 @@ class BM25Missing(BM25Corrupt):
     """There is no BM25 file yet (or only an out-of-date one): a normal rebuild."""
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -177,7 +178,7 @@ class BM25Index:
                     )
                     fh.flush()
                     os.fsync(fh.fileno())
-                digest = _file_sha256(tmp)
+                digest = file_sha256(tmp)
                 os.replace(tmp, folder / name)
             except BaseException:
                 tmp.unlink(missing_ok=True)  # a full disk must not keep half a file
@@ -202,7 +203,7 @@ class BM25Index:
             current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
             path = folder / str(current["file"])
             expected = current.get("sha256")  # absent in files written before checksums
-            if expected is not None and _file_sha256(path) != expected:
+            if expected is not None and file_sha256(path) != expected:
                 raise BM25Corrupt(f"BM25 index {path} fails its checksum (damaged file)")
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode("utf-8"))
@@ -241,7 +242,7 @@ def _intact(folder: Path, current: dict[str, Any]) -> bool:
     """The file CURRENT names exists and matches its checksum."""
     expected = current.get("sha256")
     try:
-        return expected is not None and _file_sha256(folder / str(current["file"])) == expected
+        return expected is not None and file_sha256(folder / str(current["file"])) == expected
     except OSError:
         return False
 

@@ -27,10 +27,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from corpus.text import search_key, tokens
 from rag.answer.reader.windows import sentence_spans
+from rag.index.bm25 import BM25Index
 
 OFFICES = (
     "Chủ tịch", "Phó Chủ tịch", "Bí thư", "Phó Bí thư", "Thủ tướng", "Tổng thống",
@@ -117,42 +116,6 @@ def best_sentence(question: str, text: str, spans: Sequence[tuple[int, int]]) ->
     return max(range(len(spans)), key=lambda i: len(q & set(tokens(text[slice(*spans[i])]))))
 
 
-class BM25:
-    """Okapi BM25 over passages (syllable tokens), for retrieved negatives."""
-
-    def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
-        from scipy.sparse import csr_matrix
-
-        vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        lengths = []
-        for i, t in enumerate(texts):
-            counts = Counter(tokens(t))
-            lengths.append(sum(counts.values()))
-            for term, c in counts.items():
-                rows.append(i)
-                cols.append(vocab.setdefault(term, len(vocab)))
-                vals.append(c)
-        tf = csr_matrix((vals, (rows, cols)), shape=(len(texts), len(vocab)), dtype=np.float32)
-        dl = np.asarray(lengths, dtype=np.float32)
-        df = np.bincount(tf.indices, minlength=len(vocab))
-        self.idf = np.log1p((len(texts) - df + 0.5) / (df + 0.5)).astype(np.float32)
-        tf = tf.tocoo()
-        norm = k1 * (1 - b + b * dl[tf.row] / dl.mean())
-        weights = tf.data * (k1 + 1) / (tf.data + norm)
-        self.matrix = csr_matrix((weights, (tf.row, tf.col)), shape=tf.shape).tocsc()
-        self.vocab = vocab
-
-    def top(self, query: str, k: int) -> list[int]:
-        ids = [self.vocab[t] for t in set(tokens(query)) if t in self.vocab]
-        if not ids:
-            return []
-        scores = np.asarray(self.matrix[:, ids] @ self.idf[ids]).ravel()
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        return [int(i) for i in top[np.argsort(-scores[top])]]
-
-
 def find_names(text: str) -> list[tuple[int, int]]:
     """Runs of two or more capitalised words: "Phạm Văn Đồng", "Quế Lâm"."""
     out: list[tuple[int, int]] = []
@@ -217,7 +180,7 @@ def make_examples(
             contexts[r.context_id] = r.context
             by_title[r.title].append(r.context_id)
     ctx_ids = list(contexts)
-    bm25 = BM25([contexts[c] for c in ctx_ids])
+    bm25 = BM25Index.build(ctx_ids, [contexts[c] for c in ctx_ids])
     names = sorted({c[a:b] for c in contexts.values() for a, b in find_names(c)})
     spans_of = {c: tuple(sentence_spans(t)) for c, t in contexts.items()}
     for r in rows:
@@ -243,8 +206,7 @@ def make_examples(
                         r.id, r.question, t, rest, best_sentence(r.question, t, rest), None, "other"
                     )  # fmt: skip
         if rng.random() < p_retrieved:
-            for i in bm25.top(r.question, 5):
-                cid = ctx_ids[i]
+            for cid, _ in bm25.search(r.question, 5):
                 if cid != r.context_id and not holds_answer(contexts[cid], r.answers):
                     t, sp = contexts[cid], spans_of[cid]
                     c = best_sentence(r.question, t, sp)

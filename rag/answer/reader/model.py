@@ -18,7 +18,6 @@ damaged weights file, or a base model that is not the one the reader was trained
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from corpus.errors import HoidapError
+from rag.index.bm25 import file_sha256 as sha256
 
 if TYPE_CHECKING:
     import torch
@@ -40,14 +40,6 @@ RETRAIN = "python -m rag.answer.reader.train (docs/READER.md)"
 
 class ReaderUnavailable(HoidapError, RuntimeError):
     """The reader model cannot be loaded; the message says why and what to do."""
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
