@@ -163,12 +163,10 @@ class Services:
         def idf(token: str) -> float:
             for analyzer in ("vi", "ascii"):
                 bm = index.bm25(analyzer)
-                row = bm.vocab.get(token)
-                if row is not None:
-                    df = int(bm.matrix.indptr[row + 1] - bm.matrix.indptr[row])
-                    n = len(bm.ids)
-                    return math.log1p((n - df + 0.5) / (df + 0.5))
-            return math.log1p(len(index.bm25("vi").ids) + 0.5)
+                df = bm.doc_freq(token)
+                if df:
+                    return bm.idf(df)
+            return math.log1p(index.bm25("vi").n_docs + 0.5)
 
         return idf
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.index.bm25 import BM25Index
+from rag.index.bm25 import BM25Index, file_sha256
 from rag.index.index import PIPELINE_VERSION, Index
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
@@ -45,14 +45,17 @@ def _damage_delete_data(folder: Path) -> None:
 
 
 def _damage_swap_ids(folder: Path) -> None:
-    """A well-formed file for other chunks: only the manifest's ids digest can tell."""
+    """A well-formed segment for other chunks, its checksum updated in the manifest: only
+    the manifest's ids digest can tell."""
     current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
+    entry = current["segments"][0]
     other = BM25Index.build(["x#1", "y#1"], ["một", "hai"])
-    npz = folder / current["file"]
     other.save(folder / "tmp-other", current["generation"])
-    shutil.copy(next((folder / "tmp-other").glob("bm25-*.npz")), npz)
+    foreign = next((folder / "tmp-other").glob("bm25-*.npz"))
+    shutil.copy(foreign, folder / entry["file"])
     shutil.rmtree(folder / "tmp-other")
-    current.pop("sha256")  # as written before checksums existed
+    entry["sha256"] = file_sha256(folder / entry["file"])
+    entry["n_docs"] = 2
     (folder / "CURRENT").write_text(json.dumps(current), encoding="utf-8")
 
 

@@ -71,7 +71,7 @@ def test_prune_removes_articles_whose_files_are_gone(settings, corpus):
     idx = Index(settings, emb.model_id)
     assert "004_2b7adcca76c904ea" not in idx.catalog.article_ids()
     assert not any(i.startswith("004_") for i in idx.store.all_ids())
-    assert not any(i.startswith("004_") for i in idx.bm25().ids)
+    assert not any(i.startswith("004_") for i in idx.bm25().live_ids())
 
 
 def test_bad_files_are_skipped_with_reasons_and_the_rest_ingests(settings, corpus):

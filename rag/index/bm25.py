@@ -1,14 +1,21 @@
-"""BM25 over normalised Vietnamese syllables, persisted beside Chroma.
+"""BM25 over normalised Vietnamese syllables, in segments, persisted beside Chroma.
 
-Scores are precomputed per (term, chunk) into a sparse term x chunk matrix (the bm25s
-approach), so a query is a sum of a few rows: well under a millisecond for 10^4 chunks.
+An index is a list of immutable *segments* (raw term frequencies as a sparse term x chunk
+matrix, chunk lengths, ids, article of each chunk) plus a *live* mask per segment. Adding,
+replacing or deleting an article appends one small segment and tombstones the article's
+old chunks, so it costs what the article costs; scores are computed at query time from
+the live chunks of all segments (global N, average length and document frequency), so
+they equal those of a fresh build over the same chunks. ``compacted`` merges segments
+(tiered, amortised O(log n) rewrites per chunk) and drops tombstones.
 Tokens come from ``corpus.text.tokens`` (NFC, one tone-mark placement, lower case), for the
 index and for queries alike.
 
-On disk: ``bm25-<generation>-<random>.npz`` plus ``CURRENT`` (JSON naming the file, the catalog
-generation it was built from, a hash of its chunk ids and the file's sha256), replaced
-atomically. A file that is missing, from another generation, fails its checksum or cannot
-be read is rebuilt from the catalog (``rag.index.index``).
+On disk: ``bm25-<generation>-<random>.npz`` per segment, never rewritten, plus ``CURRENT``
+(JSON, format 2: the catalog generation and catalog id it matches, and per segment its
+file, sha256, ids digest and tombstoned positions), replaced atomically under ``.lock``.
+A manifest or segment that is missing, damaged or from another catalog is rebuilt from
+the catalog (``rag.index.index``); a manifest of the previous layout (one ``file``) raises
+``BM25Outdated`` and is rebuilt once from the catalog, with nothing re-embedded.
 
 >>> idx = BM25Index.build(["a", "b"], ["Quy chế dân chủ ở cơ sở", "Công tác dân vận"])
 >>> idx.search("dân vận", k=1)[0][0]
@@ -20,6 +27,7 @@ be read is rebuilt from the catalog (``rag.index.index``).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -27,7 +35,7 @@ import math
 import os
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +56,15 @@ class BM25Corrupt(HoidapError, RuntimeError):
 
 class BM25Missing(BM25Corrupt):
     """There is no BM25 file yet (or only an out-of-date one): a normal rebuild."""
+
+
+class BM25Outdated(BM25Missing):
+    """The BM25 files were written in the previous layout (one precomputed matrix)."""
+
+
+def article_of(chunk_id: str) -> str:
+    """The article id inside a chunk id (``<article>#<ordinal>-<hash>``)."""
+    return chunk_id.rsplit("#", 1)[0]
 
 
 def file_sha256(path: Path) -> str:
@@ -77,19 +94,143 @@ def top_scores(ids: Sequence[str], scores: np.ndarray, k: int) -> list[tuple[str
     return [(ids[i], float(scores[i])) for i in top if scores[i] > 0.0]
 
 
-class BM25Index:
+class Segment:
+    """An immutable block of documents: raw term frequencies, lengths, ids, articles.
+
+    Scores are computed at query time from the live documents of all segments (global N,
+    average length and document frequency), so adding a segment or tombstoning documents
+    never rewrites the others.
+    """
+
     def __init__(
         self,
         ids: list[str],
-        vocab: dict[str, int],
-        matrix: sparse.csr_matrix,
-        analyzer: str = "vi",
+        terms: list[str],
+        tf: sparse.csr_matrix,
+        lengths: np.ndarray,
+        articles: list[str],
+        doc_article: np.ndarray,
+        name: str = "",
     ) -> None:
         self.ids = ids
-        self.vocab = vocab
-        self.matrix = matrix  # (n_terms, n_docs), BM25 weight of term t in doc d
+        self.terms = terms
+        self.vocab = {t: i for i, t in enumerate(terms)}
+        self.tf = tf  # (n_terms, n_docs) uint16 term frequencies
+        self.lengths = lengths  # float32 (n_docs,)
+        self.articles = articles
+        self.doc_article = doc_article  # int32 (n_docs,) index into ``articles``
+        self.name = name  # file name once saved
+        self.sha256 = ""
+        self._digest: str | None = None
+
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = ids_digest(self.ids)
+        return self._digest
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def build(
+        cls,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        analyzer: str,
+        article_ids: Sequence[str] | None = None,
+    ) -> Segment:
+        analyze = ANALYZERS[analyzer]
+        vocab: dict[str, int] = {}
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        rows: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
+        lengths = np.zeros(len(texts), dtype=np.float32)
+        for d, text in enumerate(texts):
+            toks = analyze(text)
+            lengths[d] = len(toks)
+            c = Counter(toks)
+            rows.append(np.fromiter((vocab.setdefault(t, len(vocab)) for t in c), np.int32, len(c)))
+            counts.append(np.minimum(np.fromiter(c.values(), np.int64, len(c)), 65535))
+            indptr[d + 1] = indptr[d] + len(c)
+        terms = list(vocab)
+        data = np.concatenate(counts).astype(np.uint16) if counts else np.zeros(0, np.uint16)
+        idx = np.concatenate(rows) if rows else np.zeros(0, np.int32)
+        tf = sparse.csc_matrix((data, idx, indptr), shape=(len(terms), len(texts))).tocsr()
+        arts = list(article_ids) if article_ids is not None else [article_of(i) for i in ids]
+        codes: dict[str, int] = {}
+        doc_article = np.fromiter(
+            (codes.setdefault(a, len(codes)) for a in arts), np.int32, len(arts)
+        )
+        return cls(list(ids), terms, tf, lengths, list(codes), doc_article)
+
+    @classmethod
+    def merge(cls, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
+        """One segment holding the live documents (mask) of ``parts``, in order."""
+        vocab: dict[str, int] = {}
+        codes: dict[str, int] = {}
+        ids: list[str] = []
+        rows, cols, data, lengths, arts = [], [], [], [], []
+        base = 0
+        for seg, live in parts:
+            keep = np.flatnonzero(live)
+            newcol = np.full(len(seg), -1, dtype=np.int64)
+            newcol[keep] = base + np.arange(len(keep))
+            coo = seg.tf.tocoo()
+            sel = live[coo.col]
+            remap = np.full(len(seg.terms), -1, dtype=np.int64)
+            used = np.unique(coo.row[sel])  # terms of dead chunks only are dropped
+            remap[used] = [vocab.setdefault(seg.terms[r], len(vocab)) for r in used.tolist()]
+            rows.append(remap[coo.row[sel]])
+            cols.append(newcol[coo.col[sel]])
+            data.append(coo.data[sel])
+            ids.extend(seg.ids[i] for i in keep)
+            lengths.append(seg.lengths[keep])
+            amap = np.full(len(seg.articles), -1, dtype=np.int64)
+            kept = np.unique(seg.doc_article[keep])
+            amap[kept] = [codes.setdefault(seg.articles[a], len(codes)) for a in kept.tolist()]
+            arts.append(amap[seg.doc_article[keep]])
+            base += len(keep)
+
+        def cat(xs: list[np.ndarray], dtype: Any) -> np.ndarray:
+            return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)
+
+        tf = sparse.csr_matrix(
+            (cat(data, np.uint16), (cat(rows, np.int64), cat(cols, np.int64))),
+            shape=(len(vocab), base),
+        )
+        return cls(ids, list(vocab), tf, cat(lengths, np.float32), list(codes), cat(arts, np.int32))
+
+
+class BM25Index:
+    """BM25 over segments with tombstones (``live`` masks), scored at query time."""
+
+    def __init__(
+        self,
+        segments: Sequence[Segment],
+        live: Sequence[np.ndarray] | None = None,
+        analyzer: str = "vi",
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+    ) -> None:
+        self.segments = tuple(segments)
+        self.live = (
+            tuple(live) if live is not None else tuple(np.ones(len(s), bool) for s in segments)
+        )
         self.analyzer = analyzer
         self._analyze = ANALYZERS[analyzer]
+        self.k1, self.b = k1, b
+        self.offsets = np.cumsum([0] + [len(s) for s in self.segments])
+        self.n_docs = int(sum(int(m.sum()) for m in self.live))
+        total = float(
+            sum(float(s.lengths[m].sum()) for s, m in zip(self.segments, self.live, strict=True))
+        )
+        avgdl = max(total / self.n_docs if self.n_docs else 1.0, 1e-9)
+        self._norm = [
+            (k1 * (1.0 - b + b * s.lengths / avgdl)).astype(np.float32) for s in self.segments
+        ]
+        self._ids: list[str] | None = None
 
     @classmethod
     def build(
@@ -98,136 +239,259 @@ class BM25Index:
         texts: Sequence[str],
         *,
         analyzer: str = "vi",
-        k1: float = 1.2,
-        b: float = 0.75,
+        article_ids: Sequence[str] | None = None,
     ) -> BM25Index:
-        analyze = ANALYZERS[analyzer]
-        vocab: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        tfs: list[int] = []
-        lengths = np.zeros(len(texts), dtype=np.float32)
-        for d, text in enumerate(texts):
-            toks = analyze(text)
-            lengths[d] = len(toks)
-            for tok, count in Counter(toks).items():
-                rows.append(vocab.setdefault(tok, len(vocab)))
-                cols.append(d)
-                tfs.append(count)
-        n_docs = len(texts)
-        avgdl = float(lengths.mean()) if n_docs else 1.0
-        tf = np.asarray(tfs, dtype=np.float32)
-        col = np.asarray(cols, dtype=np.int64)
-        row = np.asarray(rows, dtype=np.int64)
-        df = np.bincount(row, minlength=len(vocab)).astype(np.float32)
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-        norm = k1 * (1.0 - b + b * lengths[col] / max(avgdl, 1e-9))
-        weight = idf[row] * tf * (k1 + 1.0) / (tf + norm)
-        matrix = sparse.csr_matrix(
-            (weight.astype(np.float32), (row, col)), shape=(len(vocab), n_docs)
-        )
-        return cls(list(ids), vocab, matrix, analyzer)
+        return cls([Segment.build(ids, texts, analyzer, article_ids)], analyzer=analyzer)
+
+    @property
+    def ids(self) -> list[str]:
+        """Chunk id of every position (tombstoned ones included; they never score)."""
+        if self._ids is None:
+            self._ids = [i for s in self.segments for i in s.ids]
+        return self._ids
+
+    def live_ids(self) -> list[str]:
+        return [
+            i
+            for s, m in zip(self.segments, self.live, strict=True)
+            for i, ok in zip(s.ids, m, strict=True)
+            if ok
+        ]
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self.n_docs
+
+    def _postings(self, token: str) -> tuple[int, list[tuple[int, np.ndarray, np.ndarray]]]:
+        df = 0
+        parts = []
+        for si, seg in enumerate(self.segments):
+            r = seg.vocab.get(token)
+            if r is None:
+                continue
+            lo, hi = seg.tf.indptr[r], seg.tf.indptr[r + 1]
+            cols, tf = seg.tf.indices[lo:hi], seg.tf.data[lo:hi]
+            alive = self.live[si][cols]
+            if not alive.all():
+                cols, tf = cols[alive], tf[alive]
+            if len(cols):
+                df += len(cols)
+                parts.append((si, cols, tf))
+        return df, parts
+
+    def doc_freq(self, token: str) -> int:
+        """Live chunks holding ``token`` (already analysed)."""
+        return self._postings(token)[0]
+
+    def idf(self, df: int) -> float:
+        return math.log1p((self.n_docs - df + 0.5) / (df + 0.5))
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for ``query`` (unique query tokens)."""
-        rows = sorted({self.vocab[t] for t in self._analyze(query) if t in self.vocab})
-        if not rows or not self.ids:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self.matrix[rows].sum(axis=0)).ravel()
+        """BM25 score of every position for ``query`` (unique query tokens)."""
+        out = np.zeros(int(self.offsets[-1]), dtype=np.float32)
+        if not self.n_docs:
+            return out
+        for token in dict.fromkeys(self._analyze(query)):
+            df, parts = self._postings(token)
+            if not df:
+                continue
+            idf = np.float32(self.idf(df))
+            for si, cols, tf in parts:
+                t = tf.astype(np.float32)
+                w = idf * t * np.float32(self.k1 + 1.0) / (t + self._norm[si][cols])
+                out[self.offsets[si] + cols] += w
+        return out
+
+    def save(self, folder: Path, generation: int, catalog_id: str = "") -> Path | None:
+        with folder_lock(folder):
+            return save_index(self, folder, generation, catalog_id)
+
+    @classmethod
+    def load(cls, folder: Path) -> tuple[BM25Index, int, str]:
+        """(index, generation, catalog id) or BM25Corrupt (see ``load_index``)."""
+        return load_index(folder)
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         return top_scores(self.ids, self.scores(query), k)
 
-    # -- persistence -----------------------------------------------------------
-    def save(self, folder: Path, generation: int) -> Path:
-        """Write the index for catalog ``generation`` and make it CURRENT.
+    def article_mask(self, allowed: set[str]) -> np.ndarray:
+        """True at the positions whose article is in ``allowed``."""
+        parts = [
+            np.fromiter((a in allowed for a in s.articles), bool, len(s.articles))[s.doc_article]
+            for s in self.segments
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, bool)
 
-        Savers (an ingest, and readers that rebuilt a stale file, in any process) take
-        turns on ``folder/.lock``; a saver finding an intact file of its generation, or a
-        newer one, leaves it. Every file gets a fresh name, so a reader never sees a file
-        replaced under the manifest that describes it.
-        """
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            current = _read_current(folder)
-            if current is not None:
-                gen = int(current.get("generation", -1))
-                if gen > generation or (gen == generation and _intact(folder, current)):
-                    return folder / str(current["file"])
-            name = f"bm25-{generation}-{uuid.uuid4().hex[:8]}.npz"
-            tmp = folder / f".{name}.tmp"
-            m = self.matrix
-            try:
-                with open(tmp, "wb") as fh:
-                    np.savez(
-                        fh,
-                        data=m.data,
-                        indices=m.indices,
-                        indptr=m.indptr,
-                        shape=np.asarray(m.shape),
-                        meta=np.frombuffer(
-                            json.dumps(
-                                {"ids": self.ids, "vocab": self.vocab, "analyzer": self.analyzer}
-                            ).encode("utf-8"),
-                            dtype=np.uint8,
-                        ),
-                    )
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                digest = file_sha256(tmp)
-                os.replace(tmp, folder / name)
-            except BaseException:
-                tmp.unlink(missing_ok=True)  # a full disk must not keep half a file
-                raise
-            manifest = {
-                "generation": generation,
-                "file": name,
-                "ids_digest": ids_digest(self.ids),
-                "sha256": digest,
+    def updated(self, removed: set[str], added: Segment | None) -> BM25Index:
+        """A new index: the documents of ``removed`` articles tombstoned, ``added`` appended."""
+        live = []
+        for seg, mask in zip(self.segments, self.live, strict=True):
+            codes = [i for i, a in enumerate(seg.articles) if a in removed] if removed else []
+            if codes:
+                mask = mask & ~np.isin(seg.doc_article, codes)
+            live.append(mask)
+        segs = list(self.segments)
+        if added is not None and len(added):
+            segs.append(added)
+            live.append(np.ones(len(added), bool))
+        return BM25Index(segs, live, self.analyzer, k1=self.k1, b=self.b)
+
+    def compacted(self) -> BM25Index:
+        """Merge segments so that few remain (tiered: the newest segments merge while one
+        holds at least half the live documents of the one before it), and rewrite any
+        segment that is more than 30% tombstones. Cost: what is merged, amortised
+        O(log n) rewrites per document."""
+        parts = [(s, m) for s, m in zip(self.segments, self.live, strict=True)]
+        out: list[tuple[Segment, np.ndarray]] = []
+        for seg, mask in parts:
+            n_live = int(mask.sum())
+            if n_live == 0:
+                continue
+            if n_live < 0.7 * len(seg):
+                seg = Segment.merge([(seg, mask)])
+                mask = np.ones(len(seg), bool)
+            out.append((seg, mask))
+            while len(out) > 1 and (
+                2 * int(out[-1][1].sum()) >= int(out[-2][1].sum()) or len(out) > 12
+            ):
+                merged = Segment.merge([out[-2], out[-1]])
+                out[-2:] = [(merged, np.ones(len(merged), bool))]
+        if [s for s, _ in out] == list(self.segments):
+            return self
+        return BM25Index(
+            [s for s, _ in out], [m for _, m in out], self.analyzer, k1=self.k1, b=self.b
+        )
+
+
+# -- persistence ---------------------------------------------------------------------
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Writers of one BM25 folder (in any process) take turns; OSError if read-only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def save_index(idx: BM25Index, folder: Path, generation: int, catalog_id: str = "") -> Path | None:
+    """Write new segments and make a manifest for ``generation`` CURRENT (caller holds
+    ``folder_lock``). Leaves a newer manifest alone (returns None). Segment files are new
+    names, so a reader never sees a file replaced under the manifest that describes it."""
+    current = _read_current(folder)
+    if current is not None and int(current.get("generation", -1)) > generation:
+        return None
+    entries = []
+    for seg, mask in zip(idx.segments, idx.live, strict=True):
+        if not seg.name or not (folder / seg.name).exists():
+            _write_segment(seg, folder, generation, idx.analyzer)
+        entries.append(
+            {
+                "file": seg.name,
+                "sha256": seg.sha256,
+                "ids_digest": seg.digest,
+                "n_docs": len(seg),
+                "deleted": np.flatnonzero(~mask).tolist(),
             }
-            _atomic_write(folder / "CURRENT", json.dumps(manifest))
-            for old in folder.glob("bm25-*.npz"):
-                if old.name != name:
-                    old.unlink(missing_ok=True)
-            return folder / name
+        )
+    manifest = {
+        "format": 2,
+        "generation": generation,
+        "catalog_id": catalog_id,
+        "analyzer": idx.analyzer,
+        "segments": entries,
+    }
+    _atomic_write(folder / "CURRENT", json.dumps(manifest))
+    keep = {e["file"] for e in entries}
+    for old in folder.glob("bm25-*.npz"):
+        if old.name not in keep:
+            old.unlink(missing_ok=True)
+    return folder / "CURRENT"
 
-    @classmethod
-    def load(cls, folder: Path) -> tuple[BM25Index, int, str]:
-        """Returns (index, generation, ids digest) or raises BM25Corrupt."""
-        current: dict[str, Any] = {}
-        try:
-            current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
-            path = folder / str(current["file"])
-            expected = current.get("sha256")  # absent in files written before checksums
-            if expected is not None and file_sha256(path) != expected:
-                raise BM25Corrupt(f"BM25 index {path} fails its checksum (damaged file)")
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-                shape = tuple(int(x) for x in z["shape"])
-                matrix = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
-            idx = cls(list(meta["ids"]), dict(meta["vocab"]), matrix, meta.get("analyzer", "vi"))
-        except FileNotFoundError as exc:
-            if _names_file(folder, current.get("file")):
-                # the manifest still names a file that is gone: damage, not a replacement
-                raise BM25Corrupt(f"BM25 index in {folder} is missing its data file") from exc
-            raise BM25Missing(f"no BM25 index in {folder}") from exc
-        except BM25Corrupt:
-            raise
-        except Exception as exc:  # any damage to the files means: rebuild
-            raise BM25Corrupt(f"unreadable BM25 index in {folder}: {exc}") from exc
-        digest = ids_digest(idx.ids)
-        if (
-            digest != current.get("ids_digest")
-            or matrix.shape[1] != len(idx.ids)
-            or matrix.shape[0] != len(idx.vocab)
-            or not math.isfinite(float(matrix.data.sum()) if matrix.nnz else 0.0)
-        ):
-            raise BM25Corrupt(f"BM25 index in {folder} does not match its own manifest")
-        return idx, int(current["generation"]), digest
+
+def _write_segment(seg: Segment, folder: Path, generation: int, analyzer: str) -> None:
+    name = f"bm25-{generation}-{uuid.uuid4().hex[:8]}.npz"
+    tmp = folder / f".{name}.tmp"
+    meta = {"ids": seg.ids, "terms": seg.terms, "articles": seg.articles, "analyzer": analyzer}
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                data=seg.tf.data,
+                indices=seg.tf.indices,
+                indptr=seg.tf.indptr,
+                lengths=seg.lengths,
+                doc_article=seg.doc_article,
+                meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+        digest = file_sha256(tmp)
+        os.replace(tmp, folder / name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not keep half a file
+        raise
+    seg.name, seg.sha256 = name, digest
+
+
+def _read_segment(path: Path, expected_sha: str) -> Segment:
+    if file_sha256(path) != expected_sha:
+        raise BM25Corrupt(f"BM25 segment {path} fails its checksum (damaged file)")
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+        n_docs = len(z["lengths"])
+        tf = sparse.csr_matrix(
+            (z["data"], z["indices"], z["indptr"]), shape=(len(meta["terms"]), n_docs)
+        )
+        seg = Segment(
+            list(meta["ids"]),
+            list(meta["terms"]),
+            tf,
+            np.asarray(z["lengths"]),
+            list(meta["articles"]),
+            np.asarray(z["doc_article"]),
+            path.name,
+        )
+    seg.sha256 = expected_sha
+    return seg
+
+
+def load_index(folder: Path, cache: dict[str, Segment] | None = None) -> tuple[BM25Index, int, str]:
+    """(index, generation, catalog id) from ``folder`` or BM25Corrupt / BM25Missing /
+    BM25Outdated. Segments found in ``cache`` (by file name and checksum) are not read."""
+    cache = cache or {}
+    current: dict[str, Any] = {}
+    name: object = None
+    try:
+        current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
+        if current.get("format") != 2:
+            if "file" in current:
+                raise BM25Outdated(f"BM25 index in {folder} is in the previous layout")
+            raise BM25Corrupt(f"BM25 manifest in {folder} has an unknown format")
+        segments, live = [], []
+        for e in current["segments"]:
+            name = e["file"]
+            seg = cache.get(str(name))
+            if seg is None or seg.sha256 != e["sha256"]:
+                seg = _read_segment(folder / str(name), str(e["sha256"]))
+            if len(seg) != int(e["n_docs"]) or seg.digest != e["ids_digest"]:
+                raise BM25Corrupt(f"BM25 segment {name} does not match its manifest")
+            mask = np.ones(len(seg), bool)
+            mask[np.asarray(e["deleted"], dtype=np.int64)] = False
+            segments.append(seg)
+            live.append(mask)
+        idx = BM25Index(segments, live, str(current.get("analyzer", "vi")))
+    except FileNotFoundError as exc:
+        if name is not None and _names_file(folder, name):
+            # the manifest still names a file that is gone: damage, not a replacement
+            raise BM25Corrupt(f"BM25 index in {folder} is missing its data file") from exc
+        raise BM25Missing(f"no BM25 index in {folder}") from exc
+    except BM25Corrupt:
+        raise
+    except Exception as exc:  # any damage to the files means: rebuild
+        raise BM25Corrupt(f"unreadable BM25 index in {folder}: {exc}") from exc
+    for seg in segments:
+        if not all(math.isfinite(x) for x in (float(seg.lengths.sum()),)):
+            raise BM25Corrupt(f"BM25 segment {seg.name} holds invalid lengths")
+    return idx, int(current["generation"]), str(current.get("catalog_id", ""))
 
 
 def _read_current(folder: Path) -> dict[str, Any] | None:
@@ -235,25 +499,15 @@ def _read_current(folder: Path) -> dict[str, Any] | None:
         current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return current if isinstance(current, dict) and "file" in current else None
-
-
-def _intact(folder: Path, current: dict[str, Any]) -> bool:
-    """The file CURRENT names exists and matches its checksum."""
-    expected = current.get("sha256")
-    try:
-        return expected is not None and file_sha256(folder / str(current["file"])) == expected
-    except OSError:
-        return False
+    return current if isinstance(current, dict) else None
 
 
 def _names_file(folder: Path, name: object) -> bool:
-    """True if ``CURRENT`` (read again) still names ``name``; False when it is gone or now
-    names another file (another process replaced the index meanwhile)."""
-    if name is None:
-        return False
+    """True if ``CURRENT`` (read again) still names segment ``name``; False when it is
+    gone or now names other files (another process replaced the index meanwhile)."""
     try:
-        return json.loads((folder / "CURRENT").read_text(encoding="utf-8")).get("file") == name
+        current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
+        return any(e.get("file") == name for e in current.get("segments", []))
     except (OSError, ValueError, AttributeError):
         return False
 

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,10 @@ from typing import TypedDict
 from corpus.sqlite import BUSY_TIMEOUT_S, enable_wal
 from corpus.types import Article, Chunk
 
-SCHEMA_VERSION = 1
+# 2: the ``changes`` table (which articles changed in which generation), so the lexical
+# index catches up with an article's cost. A v1 catalog is migrated in place on open: its
+# ``changes_floor`` is set to its generation (older changes are unknown: one full rebuild).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +56,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     embed_text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id, ordinal);
+CREATE TABLE IF NOT EXISTS changes (article_id TEXT PRIMARY KEY, generation INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS changes_by_generation ON changes(generation);
 """
 
 
@@ -63,6 +69,16 @@ class ArticleState:
     pipeline: str
     version: str
     path: str | None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """``Catalog.changes_since``: what a derived index needs to catch up, read together."""
+
+    generation: int
+    article_ids: tuple[str, ...]  # changed (added, replaced or deleted) since the asked one
+    chunks: tuple[Chunk, ...]  # the current chunks of those articles
+    n_chunks: int  # live chunks in the whole catalog
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,12 @@ class Catalog:
         with self._tx() as con:
             con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             con.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+            con.execute(
+                "INSERT OR IGNORE INTO meta SELECT 'changes_floor', value FROM meta"
+                " WHERE key='generation'"
+            )
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('catalog_id', ?)", (uuid.uuid4().hex,))
+            con.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     # -- connection handling -------------------------------------------------
     def _con(self) -> sqlite3.Connection:
@@ -212,7 +234,7 @@ class Catalog:
                         now,
                     ),
                 )
-            _bump(con, writer)
+            _record(con, [a.id for a, *_ in items], _bump(con, writer))
         return stale
 
     def delete_articles(
@@ -230,7 +252,7 @@ class Catalog:
                     deleted.append(aid)
                 con.execute("DELETE FROM chunks WHERE article_id=?", (aid,))
             if deleted:
-                _bump(con, writer)
+                _record(con, deleted, _bump(con, writer))
         return deleted, chunk_ids
 
     # -- reads -------------------------------------------------------------------
@@ -305,6 +327,46 @@ class Catalog:
         finally:
             con.execute("COMMIT")
         return gen, chunks
+
+    @property
+    def catalog_id(self) -> str:
+        """Random id given at creation: a derived index made from another catalog (a
+        restored or re-created home) is told apart even at the same generation."""
+        return self.get_meta("catalog_id") or ""
+
+    def changes_since(self, generation: int) -> Changes | None:
+        """What changed after ``generation``, in one read transaction; None when the
+        catalog cannot tell (older than its change log, or a generation it never had)."""
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            gen, floor = int(meta["generation"]), int(meta.get("changes_floor") or 0)
+            if generation < floor or generation > gen:
+                return None
+            aids = tuple(
+                r[0]
+                for r in con.execute(
+                    "SELECT article_id FROM changes WHERE generation > ? ORDER BY article_id",
+                    (generation,),
+                )
+            )
+            chunks: list[Chunk] = []
+            for i in range(0, len(aids), 500):
+                part = aids[i : i + 500]
+                marks = ",".join("?" * len(part))
+                chunks.extend(
+                    Chunk(*r)
+                    for r in con.execute(
+                        'SELECT id, article_id, ordinal, text, start, "end", embed_text'
+                        f" FROM chunks WHERE article_id IN ({marks}) ORDER BY article_id, ordinal",
+                        part,
+                    )
+                )
+            n = int(con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        finally:
+            con.execute("COMMIT")
+        return Changes(gen, aids, tuple(chunks), n)
 
     def live_view(
         self, chunk_ids: Sequence[str], article_ids: Sequence[str]
@@ -398,10 +460,18 @@ class _Transaction:
         self.con.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _bump(con: sqlite3.Connection, writer: str | None = None) -> None:
+def _bump(con: sqlite3.Connection, writer: str | None = None) -> int:
+    """Next generation (inside the caller's transaction); returns it."""
     con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
     if writer is not None:
         con.execute("INSERT OR REPLACE INTO meta VALUES ('writer', ?)", (writer,))
+    return int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+
+def _record(con: sqlite3.Connection, article_ids: Sequence[str], generation: int) -> None:
+    con.executemany(
+        "INSERT OR REPLACE INTO changes VALUES (?, ?)", [(a, generation) for a in article_ids]
+    )
 
 
 def _article(row: Sequence[object]) -> Article:

@@ -11,9 +11,10 @@ Write protocol for an article (crash-safe at every step):
 
 Readers trust only ids the catalog lists, so a kill between steps leaves extra vectors
 that nobody sees; the next ingest's ``reconcile`` removes them (and re-adds vectors the
-catalog lists but Chroma lacks). The BM25 file is derived from the catalog and rebuilt
-whenever its generation differs from the catalog's; a damaged one (checksum, manifest or
-load failure) is rebuilt too, with a warning.
+catalog lists but Chroma lacks). The BM25 segments are derived from the catalog and catch
+up with its change log (the ``changes`` table, written in the same transaction as the
+chunks); a damaged one (checksum, manifest or load failure), one whose live chunk count
+differs from the catalog's, or one in the previous layout is rebuilt from the catalog.
 
 One writer at a time: ``writer_lock`` (an flock on ``write.lock``) serialises ingests and
 deletes across processes; a second writer waits up to ``wait_s`` with a message, then
@@ -43,7 +44,16 @@ import numpy as np
 from corpus.errors import HoidapError
 from corpus.formats import human_size
 from corpus.types import Article, Chunk
-from rag.index.bm25 import BM25Corrupt, BM25Index, BM25Missing
+from rag.index.bm25 import (
+    BM25Corrupt,
+    BM25Index,
+    BM25Missing,
+    BM25Outdated,
+    Segment,
+    folder_lock,
+    load_index,
+    save_index,
+)
 from rag.index.catalog import Catalog
 from rag.index.store import VectorStore, collection_name, process_token
 from rag.settings import Settings
@@ -128,6 +138,7 @@ class Index:
         )
         self._bm25: dict[str, tuple[BM25Index, int]] = {}
         self._bm25_lock = threading.Lock()
+        self._segments: dict[str, dict[str, Segment]] = {}  # analyzer -> loaded, by file
         stored = self.catalog.get_meta("model_id")
         if stored is None:
             self.catalog.set_meta("model_id", model_id)
@@ -303,9 +314,13 @@ class Index:
         return self.bm25_dir if analyzer == "vi" else self.dir / f"bm25-{analyzer}"
 
     def bm25(self, analyzer: str = "vi") -> BM25Index:
-        """The BM25 index for the catalog's current generation (loaded or rebuilt).
+        """The BM25 index for the catalog's current generation.
 
-        ``analyzer``: "vi" (normalised syllables) or "ascii" (diacritics removed).
+        ``analyzer``: "vi" (normalised syllables) or "ascii" (diacritics removed). Catches up
+        from the files (or what this process holds) with the catalog's change log: one
+        segment for the changed articles, their old chunks tombstoned, so an upload costs
+        what the article costs. Damaged, foreign or old-layout files are rebuilt from the
+        catalog (nothing is re-embedded).
         """
         with self._bm25_lock:
             gen = self.catalog.generation
@@ -314,24 +329,74 @@ class Index:
                 return cached[0]
             folder = self._bm25_folder(analyzer)
             try:
-                idx, file_gen, _ = BM25Index.load(folder)
-                if file_gen != gen or idx.analyzer != analyzer:
-                    raise BM25Missing("stale")  # older than the catalog: a normal rebuild
-            except BM25Missing:
-                idx, gen = self._rebuild_bm25(analyzer)
-            except BM25Corrupt as exc:
-                log.warning("%s; rebuilding it from the catalog", exc)
-                idx, gen = self._rebuild_bm25(analyzer)
+                with folder_lock(folder):
+                    idx, gen = self._sync_bm25(folder, analyzer, cached, write=True)
+            except OSError:  # read-only home: keep it in memory only
+                idx, gen = self._sync_bm25(folder, analyzer, cached, write=False)
             self._bm25[analyzer] = (idx, gen)
+            self._segments[analyzer] = {s.name: s for s in idx.segments if s.name}
             return idx
+
+    def _sync_bm25(
+        self,
+        folder: Path,
+        analyzer: str,
+        cached: tuple[BM25Index, int] | None,
+        write: bool,
+    ) -> tuple[BM25Index, int]:
+        catalog_id = self.catalog.catalog_id
+        idx: BM25Index | None = None
+        gen = -1
+        try:
+            idx, gen, file_catalog = load_index(folder, self._segments.get(analyzer))
+            if file_catalog != catalog_id or idx.analyzer != analyzer:
+                raise BM25Missing("made from another catalog")
+        except BM25Outdated as exc:
+            log.warning("%s; rebuilding it once from the catalog (nothing is re-embedded)", exc)
+            idx = None
+        except BM25Missing:
+            idx = None
+        except BM25Corrupt as exc:
+            log.warning("%s; rebuilding it from the catalog", exc)
+            idx = None
+        if idx is None and cached is not None and not write:
+            idx, gen = cached
+        changes = self.catalog.changes_since(gen) if idx is not None else None
+        dirty = True
+        if idx is None or changes is None:
+            idx, gen = self._rebuild_bm25(analyzer)
+        elif changes.generation == gen:
+            dirty = False
+        else:
+            added = Segment.build(
+                [c.id for c in changes.chunks],
+                [c.embed_text for c in changes.chunks],
+                analyzer,
+                [c.article_id for c in changes.chunks],
+            )
+            idx = idx.updated(set(changes.article_ids), added).compacted()
+            gen = changes.generation
+            if idx.n_docs != changes.n_chunks:
+                log.warning(
+                    "BM25 index in %s holds %d chunks, the catalog %d; rebuilding it from the"
+                    " catalog",
+                    folder,
+                    idx.n_docs,
+                    changes.n_chunks,
+                )
+                idx, gen = self._rebuild_bm25(analyzer)
+        if write and dirty:
+            save_index(idx, folder, gen, catalog_id)
+        return idx, gen
 
     def _rebuild_bm25(self, analyzer: str) -> tuple[BM25Index, int]:
         gen, chunks = self.catalog.snapshot()
         idx = BM25Index.build(
-            [c.id for c in chunks], [c.embed_text for c in chunks], analyzer=analyzer
+            [c.id for c in chunks],
+            [c.embed_text for c in chunks],
+            analyzer=analyzer,
+            article_ids=[c.article_id for c in chunks],
         )
-        with contextlib.suppress(OSError):  # read-only home: keep it in memory only
-            idx.save(self._bm25_folder(analyzer), gen)
         return idx, gen
 
     def refresh_bm25(self) -> None:

@@ -37,6 +37,7 @@ from corpus.text import has_diacritics, search_key, tokens
 from corpus.types import Chunk
 from embeddings.base import Embedder
 from rag.index.bm25 import BM25Index, top_scores
+from rag.index.bm25 import article_of as article_of  # re-exported: benches, web
 from rag.index.catalog import ArticleMeta
 from rag.index.index import Index
 from rag.types import Filters, ScoredChunk
@@ -79,10 +80,6 @@ class _Snapshot:
     generation: int
     meta: dict[str, ArticleMeta]
     live: frozenset[str]
-
-
-def article_of(chunk_id: str) -> str:
-    return chunk_id.rsplit("#", 1)[0]
 
 
 class HybridRetriever:
@@ -169,10 +166,7 @@ class HybridRetriever:
         idx = self._bm25_index(analyzer)
         scores = idx.scores(query)
         if allowed is not None:
-            mask = np.fromiter(
-                (article_of(i) in allowed for i in idx.ids), dtype=bool, count=len(idx.ids)
-            )
-            scores = np.where(mask, scores, 0.0)
+            scores = np.where(idx.article_mask(allowed), scores, 0.0)
         return top_scores(idx.ids, scores, n)
 
     def dense(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
