@@ -1,0 +1,165 @@
+"""How the index's costs grow with the corpus: build, one-article upload, queries, memory.
+
+Simulated corpora of ``--sizes`` chunks: articles of 3-12 real Vietnamese sentences drawn
+from ``../shared/data/news/dantri_2653.jsonl.gz``, with vectors that skip the embedder
+(a deterministic random 384-d unit vector per chunk), so embedding time stays out. Each
+size is built in a fresh home through ``Index.write`` (catalog + local Chroma) and one
+``refresh_bm25``; then ``--uploads`` one-article uploads are timed as the web app does
+them (chunk, write, lexical catch-up for both analyzers), and ``--queries`` questions of
+the news sentences through BM25, dense and the hybrid retriever. ``full_bm25_rebuild_s``
+is what every upload cost before the segmented index (a rebuild from the catalog, one
+analyzer); ``merge_all_segments_s`` the largest merge the tiered policy can make (all
+segments into one), which one rare upload pays.
+
+    .venv/bin/python bench/scale.py --sizes 10000,100000 --out bench/out/scale.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import percentile
+from corpus.chunking import article_version, chunk_article
+from corpus.types import Article
+from rag.index.bm25 import Segment
+from rag.index.index import PIPELINE_VERSION, Index, WriteItem
+from rag.retrieval.retrieve import HybridRetriever
+from rag.settings import load_settings
+
+NEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "news" / "dantri_2653.jsonl.gz"
+DIM = 384
+
+
+class RandomVectors:
+    """Deterministic random unit vectors: the vector side without the embedder's cost."""
+
+    model_id = "bench-random-384"
+    dim = DIM
+
+    def _vec(self, text: str) -> np.ndarray:
+        rng = np.random.default_rng(abs(hash(text)) % (1 << 32))
+        v = rng.standard_normal(DIM).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, DIM))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vec(text)
+
+
+def sentences(limit: int = 40000) -> list[str]:
+    out: list[str] = []
+    with gzip.open(NEWS, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            text = json.loads(line)["text"]
+            out.extend(s.strip() + "." for s in text.split(". ") if 40 < len(s.strip()) < 400)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def make_item(aid: str, sents: list[str], rng: random.Random, emb: RandomVectors) -> WriteItem:
+    text = " ".join(rng.sample(sents, rng.randint(3, 12)))
+    art = Article(id=aid, title=f"Bài {aid}", text=text, fingerprint=f"fp-{aid}-{rng.random()}")
+    chunks = chunk_article(art, target_tokens=200, overlap_tokens=40)
+    return WriteItem(
+        art,
+        article_version(art, 200, 40),
+        chunks,
+        emb.embed_documents([c.embed_text for c in chunks]),
+    )
+
+
+def run_size(n_chunks: int, sents: list[str], uploads: int, queries: int) -> dict[str, object]:
+    rng = random.Random(n_chunks)
+    emb = RandomVectors()
+    home = Path(tempfile.mkdtemp(prefix=f"scale-{n_chunks}-"))
+    settings = load_settings(home, env={})
+    idx = Index(settings, emb.model_id, DIM)
+    t0 = time.perf_counter()
+    made = i = 0
+    while made < n_chunks:
+        batch = [make_item(f"n{i + j:07d}", sents, rng, emb) for j in range(200)]
+        i += len(batch)
+        made += sum(len(it.chunks) for it in batch)
+        idx.write(batch, PIPELINE_VERSION)
+    t_write = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    idx.refresh_bm25()
+    t_bm25 = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    idx._rebuild_bm25("vi")
+    t_full = time.perf_counter() - t0
+    up: list[float] = []
+    for u in range(uploads):
+        t0 = time.perf_counter()
+        item = make_item(f"up{u:04d}", sents, rng, emb)
+        idx.write([item], PIPELINE_VERSION)
+        idx.refresh_bm25()
+        up.append(time.perf_counter() - t0)
+    retriever = HybridRetriever(idx, emb)  # type: ignore[arg-type]
+    qs = [" ".join(s.split()[:12]) for s in rng.sample(sents, queries)]
+    lat: dict[str, list[float]] = {"bm25": [], "dense": [], "hybrid": []}
+    for q in qs:
+        for name, fn in (
+            ("bm25", lambda q=q: retriever.bm25(q, 50, None)),
+            ("dense", lambda q=q: retriever.dense(q, 50, None)),
+            ("hybrid", lambda q=q: retriever.retrieve(q)),
+        ):
+            t0 = time.perf_counter()
+            fn()
+            lat[name].append((time.perf_counter() - t0) * 1000)
+    bm = idx.bm25()
+    t0 = time.perf_counter()
+    Segment.merge(list(zip(bm.segments, bm.live, strict=True)))  # the largest merge there is
+    t_merge = time.perf_counter() - t0
+    return {
+        "chunks": bm.n_docs,
+        "articles": idx.catalog.counts()[0],
+        "write_s": round(t_write, 1),
+        "bm25_build_s": round(t_bm25, 2),
+        "full_bm25_rebuild_s": round(t_full, 2),
+        "upload_ms_p50": round(percentile([x * 1000 for x in up], 50), 1),
+        "upload_ms_p95": round(percentile([x * 1000 for x in up], 95), 1),
+        "segments_after_uploads": len(bm.segments),
+        "merge_all_segments_s": round(t_merge, 2),
+        **{f"{k}_ms_p50": round(percentile(v, 50), 1) for k, v in lat.items()},
+        **{f"{k}_ms_p95": round(percentile(v, 95), 1) for k, v in lat.items()},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "disk_mb": round(idx.size_bytes() / 2**20),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--uploads", type=int, default=20)
+    ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    sents = sentences()
+    rows = []
+    for n in (int(x) for x in args.sizes.split(",")):
+        row = run_size(n, sents, args.uploads, args.queries)
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+        rows.append(row)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
