@@ -122,6 +122,14 @@ class Segment:
         self.name = name  # file name once saved
         self.sha256 = ""
         self._digest: str | None = None
+        self._codes: dict[str, int] | None = None
+
+    @property
+    def article_codes(self) -> dict[str, int]:
+        """Article id -> its code in ``doc_article`` (built once per segment)."""
+        if self._codes is None:
+            self._codes = {a: i for i, a in enumerate(self.articles)}
+        return self._codes
 
     @property
     def digest(self) -> str:
@@ -325,7 +333,7 @@ class BM25Index:
         """A new index: the documents of ``removed`` articles tombstoned, ``added`` appended."""
         live = []
         for seg, mask in zip(self.segments, self.live, strict=True):
-            codes = [i for i, a in enumerate(seg.articles) if a in removed] if removed else []
+            codes = [c for a in removed if (c := seg.article_codes.get(a)) is not None]
             if codes:
                 mask = mask & ~np.isin(seg.doc_article, codes)
             live.append(mask)
