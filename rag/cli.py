@@ -99,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("name")
     u.add_argument("role", choices=roles)
 
+    p = sub.add_parser("backup", parents=[common], help="sao lưu toàn bộ thư mục dữ liệu")
+    p.add_argument("archive", help="tệp .tar.gz (nén) hoặc .tar, ngoài thư mục dữ liệu")
+    p.add_argument("--no-cache", action="store_true", help="bỏ bộ nhớ đệm vector nhúng")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("restore", parents=[common], help="khôi phục bản sao lưu vào --home")
+    p.add_argument("archive")
+    p.add_argument("--force", action="store_true", help="chuyển dữ liệu cũ sang bên rồi khôi phục")
+    p.add_argument("--json", action="store_true")
+
     # listed for --help only: main() hands "eval ..." to evals.cli before parsing
     sub.add_parser("eval", help="đánh giá trên bộ câu hỏi; so sánh hai lần chạy (eval compare)")
     return parser
@@ -428,7 +437,54 @@ def cmd_users(args: argparse.Namespace) -> int:
     return users_command(args, _settings(args))
 
 
+def _backup_report(rep: Any, verb: str, as_json: bool) -> None:
+    if as_json:
+        _print_json(
+            {
+                "path": str(rep.archive),
+                "files": rep.files,
+                "bytes": rep.bytes,
+                "seconds": round(rep.seconds, 2),
+                "indexes": [vars(s) for s in rep.indexes],
+                "moved_aside": str(rep.moved_aside) if rep.moved_aside else None,
+            }
+        )
+        return
+    from corpus.formats import human_size
+
+    print(
+        f"Đã {verb} {rep.archive}: {rep.files} tệp, {human_size(rep.bytes)}, "
+        f"{rep.seconds:.1f} giây."
+    )
+    for s in rep.indexes:
+        print(f"  {s.path}: {s.articles} bài, {s.chunks} đoạn (thế hệ {s.generation})")
+    if rep.moved_aside:
+        print(f"Dữ liệu cũ đã được chuyển sang {rep.moved_aside}.")
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from rag.index.backup import backup_home
+
+    settings = _settings(args)
+    rep = backup_home(
+        settings, Path(args.archive), include_cache=not args.no_cache, on_wait=_waiting(settings)
+    )
+    _backup_report(rep, "ghi bản sao lưu", args.json)
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from rag.index.backup import restore_home
+
+    settings = _settings(args)
+    rep = restore_home(Path(args.archive), settings.home, force=args.force)
+    _backup_report(rep, "khôi phục vào", args.json)
+    return EXIT_OK
+
+
 COMMANDS = {
+    "backup": cmd_backup,
+    "restore": cmd_restore,
     "users": cmd_users,
     "ingest": cmd_ingest,
     "stats": cmd_stats,

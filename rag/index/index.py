@@ -124,6 +124,48 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, str | int]:
     return meta
 
 
+@contextlib.contextmanager
+def writer_lock(
+    folder: Path, index: str, wait_s: float = 0.0, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Exclusive lock for the writers of the index in ``folder`` (ingest, delete, backup).
+
+    When another writer holds it: ``on_wait(pid)`` is called once, then the lock is
+    retried until ``wait_s`` seconds have passed; after that, ``IndexBusy``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "write.lock"
+    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the lock's lifetime
+    try:
+        deadline = time.monotonic() + max(0.0, wait_s)
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "?"
+                if time.monotonic() >= deadline:
+                    waited = f" sau {wait_s:.0f} giây chờ" if wait_s > 0 else ""
+                    raise IndexBusy(
+                        f"Một lần nạp hoặc xoá khác đang chạy trên chỉ mục "
+                        f"{index!r} (pid {holder}){waited}. Hãy đợi nó "
+                        "xong rồi chạy lại; chỉ mục hiện có vẫn dùng được."
+                    ) from None
+                if not announced and on_wait is not None:
+                    on_wait(holder)
+                announced = True
+                time.sleep(0.2)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # releases the lock
+
+
 class Index:
     def __init__(self, settings: Settings, model_id: str, dim: int | None = None) -> None:
         self.settings = settings
@@ -166,46 +208,11 @@ class Index:
         self.close()
 
     # -- writing -----------------------------------------------------------------
-    @contextlib.contextmanager
     def writer_lock(
         self, wait_s: float = 0.0, on_wait: Callable[[str], None] | None = None
-    ) -> Iterator[None]:
-        """Exclusive lock for writers (ingest, delete).
-
-        When another writer holds it: ``on_wait(pid)`` is called once, then the lock is
-        retried until ``wait_s`` seconds have passed; after that, ``IndexBusy``.
-        """
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / "write.lock"
-        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the lock's lifetime
-        try:
-            deadline = time.monotonic() + max(0.0, wait_s)
-            announced = False
-            while True:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    fh.seek(0)
-                    holder = fh.read().strip() or "?"
-                    if time.monotonic() >= deadline:
-                        waited = f" sau {wait_s:.0f} giây chờ" if wait_s > 0 else ""
-                        raise IndexBusy(
-                            f"Một lần nạp hoặc xoá khác đang chạy trên chỉ mục "
-                            f"{self.settings.index!r} (pid {holder}){waited}. Hãy đợi nó "
-                            "xong rồi chạy lại; chỉ mục hiện có vẫn dùng được."
-                        ) from None
-                    if not announced and on_wait is not None:
-                        on_wait(holder)
-                    announced = True
-                    time.sleep(0.2)
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
-            yield
-        finally:
-            fh.close()  # releases the lock
+    ) -> contextlib.AbstractContextManager[None]:
+        """Exclusive lock for writers (ingest, delete); see ``writer_lock``."""
+        return writer_lock(self.dir, self.settings.index, wait_s, on_wait)
 
     def ensure_free_space(self, needed_bytes: int = 0) -> None:
         """Raise ``DiskFull`` unless the index and cache folders have ``needed_bytes`` plus
