@@ -12,6 +12,7 @@ Several homes can coexist (``--home`` / ``HOIDAP_HOME``); tests always use a tem
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -91,6 +92,10 @@ class Settings:
     max_upload_mb: int = 20
     web_concurrency: int = 4  # chat and briefing requests served at once (Gradio queue)
     upload_dir: str = ""  # where web uploads are saved; empty = <home>/corpus/<index>
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names
+    # the real client: the login throttle and the audit log then see the user's address,
+    # not the proxy's (docs/DEPLOY.md). Empty: the address is the one that connected.
+    trusted_proxies: str = ""
     # Login limits (rag/web/limits.py): after login_free_failures wrong passwords for one
     # name (three times as many from one address) each try waits 2, 4, 8 ... 60 s; after
     # login_lockout_failures the name (address) is locked for login_lockout_s.
@@ -160,9 +165,18 @@ class Settings:
             raise SettingsError("login_lockout_s, session_idle_s and session_max_s must be > 0")
         if self.audit_max_mb <= 0 or self.audit_backups < 0:
             raise SettingsError("audit_max_mb must be > 0 and audit_backups >= 0")
+        try:
+            proxy_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise SettingsError(f"trusted_proxies {self.trusted_proxies!r}: {exc}") from None
         if self.chroma_url and not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", self.chroma_url):
             raise SettingsError(f"chroma_url {self.chroma_url!r}: expected http://HOST:PORT")
         return self
+
+
+def proxy_networks(spec: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """``"127.0.0.1, 10.0.0.0/8"`` -> networks (ValueError on a bad entry)."""
+    return [ipaddress.ip_network(p, strict=False) for p in re.split(r"[,\s]+", spec) if p]
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}

@@ -128,3 +128,20 @@ def test_backup_waits_for_a_writer_and_refuses_to_write_inside_the_home(seeded, 
     rep = backup_home(seeded, tmp_path / "after.tar", on_wait=waited.append)
     t.join()
     assert waited and rep.indexes[0].articles == 5
+
+
+def test_with_a_chroma_server_the_restored_catalog_reconciles_on_the_next_ingest(seeded, tmp_path):
+    """The vectors are in the server (copied with its own --path), not in the archive."""
+    from rag.index.catalog import Catalog
+
+    server = load_settings(seeded.home, env={}, chroma_url="http://127.0.0.1:9")
+    archive = tmp_path / "home.tar"
+    backup_home(server, archive)
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(tar.extractfile(MANIFEST).read())
+    assert manifest["vectors_in_server"] is True
+    rep = restore_home(archive, tmp_path / "restored")
+    (folder,) = rep.indexes
+    catalog = Catalog(tmp_path / "restored" / folder.path / "catalog.sqlite")
+    assert catalog.get_meta("dirty") == "1"
+    catalog.close()

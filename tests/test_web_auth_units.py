@@ -18,9 +18,9 @@ import rag.web.audit as audit
 import rag.web.limits as limits
 import rag.web.sessions as sessions
 import rag.web.users as users
-from rag.settings import load_settings
+from rag.settings import SettingsError, load_settings, proxy_networks
 from rag.web.auth import hash_password
-from rag.web.gate import LoginAttempt, _attempt
+from rag.web.gate import LoginAttempt, LoginGate, _attempt, forwarded_client
 from rag.web.security import Security
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,3 +223,37 @@ def test_users_command_add_list_passwd_role_remove(tmp_path):
     assert _hoidap("remove", "an", home=tmp_path).returncode == 2
     events = [r["event"] for r in audit.AuditLog(audit.audit_path(tmp_path)).records()]
     assert events == ["user_added", "password_changed", "role_changed", "user_removed"]
+
+
+def _scope(peer, *forwarded):
+    headers = [(b"x-forwarded-for", f.encode()) for f in forwarded]
+    return {"type": "http", "path": "/", "method": "GET", "client": (peer, 5), "headers": headers}
+
+
+def test_the_client_address_comes_from_a_trusted_proxy_only():
+    proxies = proxy_networks("127.0.0.1, 10.0.0.0/8")
+    assert forwarded_client(_scope("127.0.0.1", "203.0.113.7"), proxies) == "203.0.113.7"
+    # a chain: the right-most address that is not a trusted proxy is the user
+    assert forwarded_client(_scope("10.1.1.1", "1.2.3.4, 203.0.113.7, 10.2.2.2"), proxies) == (
+        "203.0.113.7"
+    )
+    assert forwarded_client(_scope("127.0.0.1", "1.2.3.4", "203.0.113.9"), proxies) == (
+        "203.0.113.9"
+    )
+    # anyone else's header is ignored: a client cannot choose its own address
+    assert forwarded_client(_scope("198.51.100.2", "127.0.0.1"), proxies) is None
+    assert forwarded_client(_scope("127.0.0.1", "203.0.113.7"), []) is None
+    assert forwarded_client(_scope("127.0.0.1", "not-an-ip"), proxies) is None
+    assert forwarded_client(_scope("127.0.0.1"), proxies) is None
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["client"][0])
+
+    gate = LoginGate(app, sessions={}, on_logout=lambda u, a: None, trusted_proxies=proxies)
+    asyncio.run(gate(_scope("127.0.0.1", "203.0.113.7"), None, None))
+    asyncio.run(gate(_scope("198.51.100.2", "203.0.113.7"), None, None))
+    assert seen == ["203.0.113.7", "198.51.100.2"]
+    with pytest.raises(SettingsError, match="trusted_proxies"):
+        load_settings("/tmp/hoidap-proxy-test", env={}, trusted_proxies="127.0.0.1, nope")

@@ -21,8 +21,10 @@ unlisted) in a folder beside the target, which is renamed into place only when a
 is checked; then each index's catalog is opened and its counts compared with the
 manifest's.
 
-With ``chroma_url`` set the vectors live in the Chroma server, which is backed up with
-the server's own tools (docs/DEPLOY.md); the archive then holds the catalog and BM25.
+With ``chroma_url`` set the vectors live in the Chroma server, whose ``--path`` is copied
+separately (docs/DEPLOY.md); the archive then holds the catalog and BM25, and a restore
+marks each catalog so that the next ingest or upload first reconciles the server's
+collection with it (orphans removed, missing vectors re-added from the embedding cache).
 """
 
 from __future__ import annotations
@@ -220,6 +222,17 @@ def _summary(home: Path, folder: Path) -> IndexSummary:
         catalog.close()
 
 
+def _mark_dirty(folder: Path) -> None:
+    """The vectors were not in the archive (a Chroma server): the next ingest or upload
+    first makes the server's collection hold exactly the catalog's chunks (``reconcile``,
+    re-adding missing vectors from the embedding cache)."""
+    catalog = Catalog(folder / "catalog.sqlite")
+    try:
+        catalog.set_meta("dirty", "1")
+    finally:
+        catalog.close()
+
+
 def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict:
     try:
         member = tar.getmember(MANIFEST)
@@ -290,6 +303,8 @@ def restore_home(archive: Path, home: Path, *, force: bool = False) -> BackupRep
             got = _summary(staging, staging / s.path)
             if (got.articles, got.chunks, got.generation) != (s.articles, s.chunks, s.generation):
                 raise BackupError(f"{archive}: chỉ mục {s.path} không khớp với danh mục đã ghi.")
+            if manifest.get("vectors_in_server"):
+                _mark_dirty(staging / s.path)
         moved = None
         if home.exists():
             if any(home.iterdir()):

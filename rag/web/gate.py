@@ -10,14 +10,19 @@
   (``GET /`` without a live session while that cookie lasts) then says in Vietnamese how
   long to wait, and comes back to the login form by itself when the time is up.
 * ``GET /logout`` is recorded (who logged out) before Gradio ends the session.
+* Behind a reverse proxy listed in ``trusted_proxies`` it takes the client address from
+  ``X-Forwarded-For`` (the right-most address that is not a trusted proxy) and puts it in
+  the request's ``client``, so the throttle and the audit log see the user, not the proxy.
+  A header from any other peer is ignored: a client cannot choose its own address.
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -84,6 +89,33 @@ def wait_page(seconds: float, kind: str) -> bytes:
     ).encode()
 
 
+Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+
+def _trusted(addr: str, proxies: Networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr.strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def forwarded_client(scope: Scope, proxies: Networks) -> str | None:
+    """The user's address when the peer is a trusted proxy that sent X-Forwarded-For."""
+    peer = (scope.get("client") or ("", 0))[0] or ""
+    if not proxies or not _trusted(peer, proxies):
+        return None
+    values = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"]
+    hops = [h.strip() for h in ",".join(values).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            try:
+                return str(ipaddress.ip_address(hop.strip("[]")))
+            except ValueError:
+                return None  # garbage where an address should be: keep the proxy's
+    return hops[0] if hops else None
+
+
 class LoginGate:
     def __init__(
         self,
@@ -92,7 +124,9 @@ class LoginGate:
         sessions: MutableMapping[str, str],
         on_logout: Callable[[str, str], None],
         clock: Callable[[], float] = time.time,
+        trusted_proxies: Networks = (),
     ) -> None:
+        self.trusted_proxies = list(trusted_proxies)
         self.app = app
         self.sessions = sessions
         self.on_logout = on_logout
@@ -106,6 +140,9 @@ class LoginGate:
         if server is not None and getattr(server, "tokens", None) is not self.sessions:
             server.tokens = self.sessions  # Gradio's dict -> sessions that expire
         path, method = scope.get("path", ""), scope.get("method", "")
+        real = forwarded_client(scope, self.trusted_proxies)
+        if real is not None:
+            scope["client"] = (real, 0)
         addr = (scope.get("client") or ("", 0))[0] or ""
         if method == "POST" and path.rstrip("/") == "/login":
             await self._login(scope, receive, send, LoginAttempt(addr))

@@ -59,6 +59,9 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
             label="Chọn bài để xoá",
             scale=4,
             elem_id="hd-delete-choice",
+            # another process (a replica, `hoidap ingest`) may have added the article since
+            # this page's list was made; on_delete checks the id against the catalog
+            allow_custom_value=True,
         )
         delete = gr.Button("Xoá bài đã chọn", variant="stop", scale=1, elem_id="hd-delete")
     reindex = gr.Button("Làm mới chỉ mục (đọc lại các tệp nguồn)", elem_id="hd-reindex")

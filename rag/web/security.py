@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rag.settings import Settings
+from rag.settings import Settings, proxy_networks
 from rag.web.access import LOCAL_ROLE, Caller, allowed, refusal
 from rag.web.audit import AuditLog
 from rag.web.auth import hash_password
@@ -43,6 +43,7 @@ class Security:
         s = settings
         self.users = users or UserStore.for_settings(s)
         self.login_on = self.users.any()  # decided at start: adding users needs a restart
+        self.trusted_proxies = proxy_networks(s.trusted_proxies)
         self.audit = AuditLog.for_settings(s)
         self.throttle = LoginThrottle(
             free=s.login_free_failures,
@@ -179,4 +180,9 @@ class Security:
     def middleware(self) -> Any:
         from starlette.middleware import Middleware
 
-        return Middleware(LoginGate, sessions=self.sessions, on_logout=self._logout)
+        return Middleware(
+            LoginGate,
+            sessions=self.sessions,
+            on_logout=self._logout,
+            trusted_proxies=self.trusted_proxies,
+        )
