@@ -75,17 +75,16 @@ def sample_chunks(path: Path, n: int, seed: int = 0) -> list[str]:
 
 
 def make_embedder(name: str, threads: int) -> Any:
-    """A registry name, or ``NAME:key=value,...`` for a variant of the torch backend
+    """A registry name, or ``NAME:key=value+...`` for a variant of the torch backend
     (``e5-small-fp32:pad=exact``, ``e5-small:threads=1+max_batch=8``; keys are
     ``E5TorchEmbedder`` arguments; ``pad`` is its ``padding``)."""
-    from embeddings.registry import load_embedder
+    from embeddings.registry import E5_PRECISIONS, load_embedder
 
     if ":" in name:
         from embeddings.e5_torch import E5TorchEmbedder
 
         base, _, spec = name.partition(":")
-        precision = {"e5-small": "auto", "e5-small-bf16": "bf16", "e5-small-fp32": "fp32"}[base]
-        kw: dict[str, Any] = {"precision": precision, "threads": threads}
+        kw: dict[str, Any] = {"precision": E5_PRECISIONS[base], "threads": threads}
         for item in spec.split("+"):
             key, _, value = item.partition("=")
             key = {"pad": "padding"}.get(key, key)

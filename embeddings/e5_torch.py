@@ -88,7 +88,7 @@ class E5TorchEmbedder:
             window runs on its own and a text gets bit-identical vectors whatever it is
             batched with. Larger values pad windows of similar length together (sorted by
             length): in fp32 a text's vector then differs from its vector alone by ~6e-8
-            per component and batches of 8 are ~25% faster on 2 AVX2 cores; in bf16 it
+            per component and batches of 8 were 10-40% faster on 2 AVX2 cores; in bf16 it
             differs by up to ~5e-4 and was no faster on 2 AVX512-BF16 cores
             (``bench/embed_speed.py``, docs/BENCHMARKS.md).
         batch_tokens: cap on rows x padded length per forward pass when max_batch > 1.

@@ -38,6 +38,8 @@ from pathlib import Path
 from embeddings.base import Embedder, package_file
 
 DEFAULT_EMBEDDER = "e5-small"
+# the torch e5 backends by name, and the precision each one asks E5TorchEmbedder for
+E5_PRECISIONS = {"e5-small": "auto", "e5-small-bf16": "bf16", "e5-small-fp32": "fp32"}
 BUILTIN_NAMES = ("e5-small", "e5-small-bf16", "e5-small-fp32", "e5-small-c", "minilm-bundled")
 
 
@@ -70,10 +72,10 @@ def load_embedder(name: str = DEFAULT_EMBEDDER, *, threads: int | None = None) -
     force a hub id), EmbedderUnavailable when a bundled model's package is missing.
     """
     name = name.strip()
-    if name in ("e5-small", "e5-small-bf16", "e5-small-fp32"):
+    if name in E5_PRECISIONS:
         from embeddings.e5_torch import E5TorchEmbedder
 
-        precision = {"e5-small": "auto", "e5-small-bf16": "bf16", "e5-small-fp32": "fp32"}[name]
+        precision = E5_PRECISIONS[name]
         # None: every CPU this process may use (settings.embedding_threads = 0)
         return E5TorchEmbedder(precision=precision, threads=threads or len(os.sched_getaffinity(0)))
     if name == "e5-small-c":

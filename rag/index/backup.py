@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from corpus.errors import EXIT_USAGE, HoidapError
-from rag.index.bm25 import folder_lock
+from rag.index.bm25 import file_sha256, folder_lock
 from rag.index.catalog import Catalog
 from rag.index.index import writer_lock
 from rag.settings import Settings
@@ -93,14 +93,6 @@ def _skipped(rel: PurePosixPath, include_cache: bool) -> bool:
     if rel.name in _SKIP_NAMES or rel.name.endswith(_SKIP_SUFFIXES):
         return True
     return not include_cache and rel.parts[0] == "cache"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _sqlite_copy(src: Path, dst: Path) -> None:
@@ -160,7 +152,7 @@ def backup_home(
                         staged = Path(tmp) / "db"
                         _sqlite_copy(src, staged)
                     size = staged.stat().st_size
-                    files[rel] = {"size": size, "sha256": _sha256(staged)}
+                    files[rel] = {"size": size, "sha256": file_sha256(staged)}
                     tar.add(staged, arcname=rel, recursive=False)
                     total += size
                     if staged != src:
@@ -192,23 +184,23 @@ def _walk(home: Path, folders: list[Path], include_cache: bool) -> Iterator[tupl
     """(file, name in the archive) for every file to back up; BM25 folders under their
     folder lock (a reader catching up saves segments there)."""
     bm25_dirs = {d for f in folders for d in f.glob("bm25*") if d.is_dir()}
+
+    def kept(here: Path, names: list[str]) -> Iterator[tuple[Path, str]]:
+        for name in sorted(names):
+            src = here / name
+            rel = PurePosixPath(src.relative_to(home).as_posix())
+            if src.is_file() and not src.is_symlink() and not _skipped(rel, include_cache):
+                yield src, str(rel)
+
     for root, dirs, names in os.walk(home):
         dirs.sort()
         here = Path(root)
         if here in bm25_dirs:
             dirs[:] = []
             with folder_lock(here):
-                for name in sorted(os.listdir(here)):
-                    src = here / name
-                    rel = PurePosixPath(src.relative_to(home).as_posix())
-                    if src.is_file() and not src.is_symlink() and not _skipped(rel, include_cache):
-                        yield src, str(rel)
-            continue
-        for name in sorted(names):
-            src = here / name
-            rel = PurePosixPath(src.relative_to(home).as_posix())
-            if src.is_file() and not src.is_symlink() and not _skipped(rel, include_cache):
-                yield src, str(rel)
+                yield from kept(here, os.listdir(here))  # listed again under the lock
+        else:
+            yield from kept(here, names)
 
 
 def _summary(home: Path, folder: Path) -> IndexSummary:

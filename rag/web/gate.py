@@ -92,27 +92,26 @@ def wait_page(seconds: float, kind: str) -> bytes:
 Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 
-def _trusted(addr: str, proxies: Networks) -> bool:
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(addr.strip("[]"))
+        return ipaddress.ip_address(text.strip().strip("[]"))
     except ValueError:
-        return False
-    return any(ip in net for net in proxies)
+        return None
 
 
 def forwarded_client(scope: Scope, proxies: Networks) -> str | None:
     """The user's address when the peer is a trusted proxy that sent X-Forwarded-For."""
-    peer = (scope.get("client") or ("", 0))[0] or ""
-    if not proxies or not _trusted(peer, proxies):
+    peer = _ip((scope.get("client") or ("", 0))[0] or "")
+    if peer is None or not any(peer in net for net in proxies):
         return None
     values = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"]
     hops = [h.strip() for h in ",".join(values).split(",") if h.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop, proxies):
-            try:
-                return str(ipaddress.ip_address(hop.strip("[]")))
-            except ValueError:
-                return None  # garbage where an address should be: keep the proxy's
+        ip = _ip(hop)
+        if ip is None:
+            return None  # garbage where an address should be: keep the proxy's
+        if not any(ip in net for net in proxies):
+            return str(ip)
     return hops[0] if hops else None
 
 
