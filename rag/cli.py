@@ -101,11 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backup", parents=[common], help="sao lưu toàn bộ thư mục dữ liệu")
     p.add_argument("archive", help="tệp .tar.gz (nén) hoặc .tar, ngoài thư mục dữ liệu")
-    p.add_argument("--no-cache", action="store_true", help="bỏ bộ nhớ đệm vector nhúng")
+    p.add_argument("--no-cache", action="store_true", help="không kèm bộ nhớ đệm vectơ nhúng")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("restore", parents=[common], help="khôi phục bản sao lưu vào --home")
     p.add_argument("archive")
-    p.add_argument("--force", action="store_true", help="chuyển dữ liệu cũ sang bên rồi khôi phục")
+    p.add_argument(
+        "--force", action="store_true", help="chuyển dữ liệu cũ sang thư mục khác rồi khôi phục"
+    )
     p.add_argument("--json", action="store_true")
 
     # listed for --help only: main() hands "eval ..." to evals.cli before parsing
@@ -457,7 +459,7 @@ def _backup_report(rep: Any, verb: str, as_json: bool) -> None:
         f"{rep.seconds:.1f} giây."
     )
     for s in rep.indexes:
-        print(f"  {s.path}: {s.articles} bài, {s.chunks} đoạn (thế hệ {s.generation})")
+        print(f"  {s.path}: {s.articles} bài, {s.chunks} đoạn (lần ghi thứ {s.generation})")
     if rep.moved_aside:
         print(f"Dữ liệu cũ đã được chuyển sang {rep.moved_aside}.")
 

@@ -129,7 +129,7 @@ def backup_home(
     if archive.is_relative_to(home):
         raise BackupError(
             f"Tệp sao lưu {archive} nằm trong chính thư mục dữ liệu {home}; hãy ghi nó ra "
-            "ngoài (ví dụ ổ đĩa khác)."
+            "ngoài thư mục này (ví dụ sang một ổ đĩa khác)."
         )
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_name(archive.name + ".partial")
@@ -236,7 +236,9 @@ def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict:
             f"{archive} không phải bản sao lưu đầy đủ của hoidap (thiếu hoặc hỏng {MANIFEST})."
         ) from exc
     if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
-        raise BackupError(f"{archive}: định dạng sao lưu {manifest.get('format')!r} không hỗ trợ.")
+        raise BackupError(
+            f"{archive}: định dạng sao lưu {manifest.get('format')!r} không được hỗ trợ."
+        )
     return manifest
 
 
@@ -270,7 +272,7 @@ def restore_home(archive: Path, home: Path, *, force: bool = False) -> BackupRep
                     continue
                 spec = files.get(member.name)
                 if spec is None or not member.isfile() or not _safe_name(member.name):
-                    raise BackupError(f"{archive}: thành phần lạ {member.name!r}; không khôi phục.")
+                    raise BackupError(f"{archive}: có tệp lạ {member.name!r}; không khôi phục.")
                 target = staging / member.name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 src = tar.extractfile(member)
