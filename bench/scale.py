@@ -21,9 +21,11 @@ import gzip
 import json
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import percentile
 from corpus.chunking import article_version, chunk_article
 from corpus.types import Article
+from rag.assistant import Assistant
 from rag.index.bm25 import Segment
 from rag.index.index import PIPELINE_VERSION, Index, WriteItem
 from rag.retrieval.retrieve import HybridRetriever
+from rag.services import Services
 from rag.settings import load_settings
 
 NEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "news" / "dantri_2653.jsonl.gz"
@@ -49,7 +53,7 @@ class RandomVectors:
     dim = DIM
 
     def _vec(self, text: str) -> np.ndarray:
-        rng = np.random.default_rng(abs(hash(text)) % (1 << 32))
+        rng = np.random.default_rng(zlib.crc32(text.encode()))
         v = rng.standard_normal(DIM).astype(np.float32)
         return v / np.linalg.norm(v)
 
@@ -83,12 +87,11 @@ def make_item(aid: str, sents: list[str], rng: random.Random, emb: RandomVectors
     )
 
 
-def run_size(n_chunks: int, sents: list[str], uploads: int, queries: int) -> dict[str, object]:
+def build(home: Path, n_chunks: int, sents: list[str], full_rebuild: bool) -> dict[str, object]:
+    """A fresh home of about ``n_chunks`` chunks: catalog + Chroma writes, then BM25."""
     rng = random.Random(n_chunks)
     emb = RandomVectors()
-    home = Path(tempfile.mkdtemp(prefix=f"scale-{n_chunks}-"))
-    settings = load_settings(home, env={})
-    idx = Index(settings, emb.model_id, DIM)
+    idx = Index(load_settings(home, env={}), emb.model_id, DIM)
     t0 = time.perf_counter()
     made = i = 0
     while made < n_chunks:
@@ -100,28 +103,53 @@ def run_size(n_chunks: int, sents: list[str], uploads: int, queries: int) -> dic
     t0 = time.perf_counter()
     idx.refresh_bm25()
     t_bm25 = time.perf_counter() - t0
+    row: dict[str, object] = {"write_s": round(t_write, 1), "bm25_build_s": round(t_bm25, 2)}
+    if full_rebuild:
+        t0 = time.perf_counter()
+        idx._rebuild_bm25("vi")
+        row["full_bm25_rebuild_s"] = round(time.perf_counter() - t0, 2)
+    row["build_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    idx.close()
+    return row
+
+
+def measure(home: Path, sents: list[str], uploads: int, queries: int) -> dict[str, object]:
+    """What a serving process pays on the home ``build`` made: open, upload, ask."""
+    rng = random.Random(len(sents) + uploads)
+    emb = RandomVectors()
+    settings = load_settings(home, env={})
     t0 = time.perf_counter()
-    idx._rebuild_bm25("vi")
-    t_full = time.perf_counter() - t0
+    idx = Index(settings, emb.model_id, DIM)
+    retriever = HybridRetriever(idx, emb)  # type: ignore[arg-type]
+    retriever.retrieve("mở chỉ mục")  # loads BM25 and opens Chroma, as a first question does
+    t_open = time.perf_counter() - t0
     up: list[float] = []
     for u in range(uploads):
         t0 = time.perf_counter()
-        item = make_item(f"up{u:04d}", sents, rng, emb)
+        item = make_item(f"up{int(time.time() * 1000) % 10**9:09d}{u:03d}", sents, rng, emb)
         idx.write([item], PIPELINE_VERSION)
         idx.refresh_bm25()
         up.append(time.perf_counter() - t0)
-    retriever = HybridRetriever(idx, emb)  # type: ignore[arg-type]
-    qs = [" ".join(s.split()[:12]) for s in rng.sample(sents, queries)]
-    lat: dict[str, list[float]] = {"bm25": [], "dense": [], "hybrid": []}
-    for q in qs:
+    assistant = Assistant(settings, services=Services(settings, retriever=retriever))
+    # half short questions (the factoid path), half open ones (the reader's list of points)
+    heads = [" ".join(s.split()[:10]).rstrip(".,") for s in rng.sample(sents, queries)]
+    qs = [
+        h + (" là gì?" if k % 2 == 0 else " đã đạt những kết quả gì?") for k, h in enumerate(heads)
+    ]
+    assistant.ask("Các địa phương đã đạt những kết quả gì?")  # loads the reader (not timed)
+    lat: dict[str, list[float]] = {k: [] for k in ("bm25", "dense", "hybrid", "answer")}
+    lat |= {"answer_short": [], "answer_open": []}
+    for k, q in enumerate(qs):
         for name, fn in (
             ("bm25", lambda q=q: retriever.bm25(q, 50, None)),
             ("dense", lambda q=q: retriever.dense(q, 50, None)),
             ("hybrid", lambda q=q: retriever.retrieve(q)),
+            ("answer", lambda q=q: assistant.ask(q)),
         ):
             t0 = time.perf_counter()
             fn()
             lat[name].append((time.perf_counter() - t0) * 1000)
+        lat["answer_open" if k % 2 else "answer_short"].append(lat["answer"][-1])
     bm = idx.bm25()
     t0 = time.perf_counter()
     Segment.merge(list(zip(bm.segments, bm.live, strict=True)))  # the largest merge there is
@@ -129,15 +157,14 @@ def run_size(n_chunks: int, sents: list[str], uploads: int, queries: int) -> dic
     return {
         "chunks": bm.n_docs,
         "articles": idx.catalog.counts()[0],
-        "write_s": round(t_write, 1),
-        "bm25_build_s": round(t_bm25, 2),
-        "full_bm25_rebuild_s": round(t_full, 2),
+        "open_s": round(t_open, 2),
         "upload_ms_p50": round(percentile([x * 1000 for x in up], 50), 1),
         "upload_ms_p95": round(percentile([x * 1000 for x in up], 95), 1),
         "segments_after_uploads": len(bm.segments),
         "merge_all_segments_s": round(t_merge, 2),
         **{f"{k}_ms_p50": round(percentile(v, 50), 1) for k, v in lat.items()},
         **{f"{k}_ms_p95": round(percentile(v, 95), 1) for k, v in lat.items()},
+        "answerer": assistant.services.answerer_label,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "disk_mb": round(idx.size_bytes() / 2**20),
     }
@@ -148,12 +175,43 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--uploads", type=int, default=20)
     ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--phase", choices=("all", "build", "measure"), default="all")
+    ap.add_argument("--homes", type=Path, help="keep the homes here (scale-N), to measure later")
+    ap.add_argument("--no-full-rebuild", action="store_true", help="skip the one-analyzer rebuild")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--measure-home", type=Path, help=argparse.SUPPRESS)  # the child process
     args = ap.parse_args()
     sents = sentences()
+    if args.measure_home:
+        print(json.dumps(measure(args.measure_home, sents, args.uploads, args.queries)))
+        return
+    base = args.homes or Path(tempfile.mkdtemp(prefix="scale-"))
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
-        row = run_size(n, sents, args.uploads, args.queries)
+        home = base / f"scale-{n}"
+        row: dict[str, object] = {"size": n}
+        if args.phase in ("all", "build"):
+            if home.exists():
+                sys.exit(f"{home} exists: remove it, or run --phase measure on it")
+            row |= build(home, n, sents, not args.no_full_rebuild)
+        if args.phase in ("all", "measure"):
+            # a fresh process for the serving side, so its RSS is not the build's
+            res = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--measure-home",
+                    str(home),
+                    "--uploads",
+                    str(args.uploads),
+                    "--queries",
+                    str(args.queries),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            row |= json.loads(res.stdout.strip().splitlines()[-1])
         print(json.dumps(row, ensure_ascii=False), flush=True)
         rows.append(row)
     if args.out:

@@ -58,6 +58,9 @@ class Settings:
     ingest_wait_s: float = 600.0
     # Chroma server ("http://127.0.0.1:8000"); empty = local PersistentClient in the index folder.
     chroma_url: str = ""
+    # PostgreSQL for the catalog ("postgresql://USER@HOST:5432/DB"; needs chroma_url): replicas
+    # on several machines share one corpus (docs/DEPLOY.md). Empty = catalog.sqlite in the home.
+    catalog_url: str = ""
     # Retrieval: passages given to the answerer; candidates per retriever before fusion.
     top_k: int = 5
     retrieval_candidates: int = 50
@@ -171,6 +174,13 @@ class Settings:
             raise SettingsError(f"trusted_proxies {self.trusted_proxies!r}: {exc}") from None
         if self.chroma_url and not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", self.chroma_url):
             raise SettingsError(f"chroma_url {self.chroma_url!r}: expected http://HOST:PORT")
+        if self.catalog_url and not re.match(r"postgres(ql)?://", self.catalog_url):
+            raise SettingsError("catalog_url: expected postgresql://USER@HOST:PORT/DATABASE")
+        if self.catalog_url and not self.chroma_url:
+            raise SettingsError(
+                "catalog_url needs chroma_url: a shared catalog with vectors in one replica's"
+                " home would list chunks the other replicas cannot search"
+            )
         return self
 
 

@@ -9,6 +9,8 @@ scripts/install.sh --dev
 scripts/install_llm_test_server.sh
 # the web app and the HTML eval report are tested in Debian's headless chromium
 scripts/install_browser.sh
+# the shared catalog (catalog_url) is tested against a real PostgreSQL server on loopback
+scripts/install_postgres.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False OPENBLAS_NUM_THREADS=1
 # lint, format and types first: any finding fails the run (each can be run alone, see README)
 echo "[hoidap] ruff check" >&2

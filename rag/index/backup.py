@@ -125,6 +125,11 @@ def backup_home(
     home = settings.home
     if not (home / "indexes").is_dir() and not any(home.glob("*")):
         raise BackupError(f"Thư mục dữ liệu {home} trống: không có gì để sao lưu.")
+    if settings.catalog_url:
+        raise BackupError(
+            "Danh mục bài viết nằm trong PostgreSQL (catalog_url), không nằm trong thư mục "
+            "dữ liệu: hãy sao lưu nó bằng pg_dump và sao lưu máy chủ Chroma (docs/DEPLOY.md)."
+        )
     archive = archive.expanduser().resolve()
     if archive.is_relative_to(home):
         raise BackupError(

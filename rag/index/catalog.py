@@ -1,9 +1,15 @@
-"""The catalog: which articles and chunks are live in an index (SQLite, WAL).
+"""The catalog: which articles and chunks are live in an index (SQLite, WAL; or PostgreSQL).
 
 The catalog is the index's source of truth. Chroma holds vectors, the BM25 file is derived
 from the catalog, and readers trust only chunk ids the catalog lists. Every write is one
-SQLite transaction that bumps ``generation``, so a process killed at any moment leaves
-either the old or the new state of an article, never a mix.
+transaction that bumps ``generation``, so a process killed at any moment leaves either the
+old or the new state of an article, never a mix.
+
+The catalog is a SQLite file in the index folder, or, with ``catalog_url``, one schema of a
+PostgreSQL database shared by replicas on several machines (``rag.index.pg``). The SQL is
+the same for both (``ON CONFLICT`` upserts, ``?`` placeholders); only the transactions
+differ: SQLite's ``BEGIN IMMEDIATE`` / ``BEGIN``, PostgreSQL's advisory transaction lock /
+``REPEATABLE READ``, so a multi-statement read sees one generation on both.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from typing import TypedDict
 
 from corpus.sqlite import BUSY_TIMEOUT_S, enable_wal
 from corpus.types import Article, Chunk
+from rag.index.pg import PgConnection, lock_key
+
+Connection = sqlite3.Connection | PgConnection
 
 # 2: the ``changes`` table (which articles changed in which generation), so the lexical
 # index catches up with an article's cost. A v1 catalog is migrated in place on open: its
@@ -93,7 +102,8 @@ class ArticleMeta:
 
 
 class Catalog:
-    """Thread-safe wrapper around one SQLite file (one connection per thread).
+    """Thread-safe wrapper around one SQLite file, or one PostgreSQL schema at ``url``
+    (one connection per thread).
 
     Connections are tracked: one whose thread has ended is closed when the next thread
     connects, and :meth:`close` closes them all. (Left to the garbage collector, a web app
@@ -101,35 +111,59 @@ class Catalog:
     after 10 minutes of the soak benchmark.)
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, url: str = "", schema: str = "") -> None:
+        """``path``: the SQLite file; with ``url`` (PostgreSQL), the catalog is the
+        database's ``schema`` instead and ``path`` is not used."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.url, self.schema = url, schema
+        if not url:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conns: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
+        self._conns: dict[int, tuple[threading.Thread, Connection]] = {}
         self._conns_lock = threading.Lock()
         self._epoch = 0  # bumped by close(): thread-local connections from before are stale
-        self._con().executescript(_SCHEMA)  # executescript commits by itself
+        if url:  # replicas may start together: create the tables under the writers' lock
+            with self._tx() as con:
+                con.executescript(_SCHEMA.replace(" REAL ", " DOUBLE PRECISION "))
+        else:
+            self._con().executescript(_SCHEMA)  # executescript commits by itself
         with self._tx() as con:
-            con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            con.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+            new = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
+            con.execute(new, ("schema", str(SCHEMA_VERSION)))
+            con.execute(new, ("generation", "0"))
             con.execute(
-                "INSERT OR IGNORE INTO meta SELECT 'changes_floor', value FROM meta"
-                " WHERE key='generation'"
+                "INSERT INTO meta SELECT 'changes_floor', value FROM meta"
+                " WHERE key='generation' ON CONFLICT (key) DO NOTHING"
             )
-            con.execute("INSERT OR IGNORE INTO meta VALUES ('catalog_id', ?)", (uuid.uuid4().hex,))
+            con.execute(new, ("catalog_id", uuid.uuid4().hex))
             con.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
+    @property
+    def where(self) -> str:
+        """Where the catalog lives, for messages and ``hoidap stats``."""
+        if not self.url:
+            return str(self.path)
+        from rag.index.pg import redact
+
+        return f"{redact(self.url)} (schema {self.schema})"
+
     # -- connection handling -------------------------------------------------
-    def _con(self) -> sqlite3.Connection:
+    def _connect(self) -> Connection:
+        if self.url:
+            return PgConnection(self.url, self.schema)
+        # check_same_thread=False only so that close() and the sweep may close a
+        # connection from another thread; each one is used by its own thread only
+        con = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        enable_wal(con)
+        con.execute("PRAGMA synchronous=FULL")
+        return con
+
+    def _con(self) -> Connection:
         con = getattr(self._local, "con", None)
         if con is None or getattr(self._local, "epoch", -1) != self._epoch:
-            # check_same_thread=False only so that close() and the sweep may close a
-            # connection from another thread; each one is used by its own thread only
-            con = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            enable_wal(con)
-            con.execute("PRAGMA synchronous=FULL")
+            con = self._connect()
             with self._conns_lock:
                 for key, (thread, old) in list(self._conns.items()):
                     if not thread.is_alive():
@@ -140,7 +174,16 @@ class Catalog:
         return con
 
     def _tx(self) -> _Transaction:
-        return _Transaction(self._con())
+        """A write transaction: writers of this catalog wait for each other at BEGIN."""
+        if self.url:
+            return _Transaction(self._con(), "BEGIN", lock_key(self.schema, "transaction"))
+        return _Transaction(self._con(), "BEGIN IMMEDIATE")
+
+    def _read(self) -> _Transaction:
+        """A read transaction: its statements see one state of the catalog."""
+        if self.url:
+            return _Transaction(self._con(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _Transaction(self._con(), "BEGIN")
 
     def open_connections(self) -> int:
         with self._conns_lock:
@@ -162,7 +205,7 @@ class Catalog:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as con:
-            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            con.execute(_SET_META, (key, value))
 
     @property
     def generation(self) -> int:
@@ -212,9 +255,9 @@ class Catalog:
                         for c in chunks
                     ],
                 )
+                con.execute("DELETE FROM articles WHERE id=?", (article.id,))
                 con.execute(
-                    "INSERT OR REPLACE INTO articles VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         article.id,
                         version,
@@ -313,9 +356,7 @@ class Catalog:
 
     def snapshot(self) -> tuple[int, list[Chunk]]:
         """(generation, all live chunks) read in one transaction, so they agree."""
-        con = self._con()
-        con.execute("BEGIN")
-        try:
+        with self._read() as con:
             gen = int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
             chunks = [
                 Chunk(*r)
@@ -324,8 +365,6 @@ class Catalog:
                     " ORDER BY article_id, ordinal"
                 )
             ]
-        finally:
-            con.execute("COMMIT")
         return gen, chunks
 
     @property
@@ -337,9 +376,7 @@ class Catalog:
     def changes_since(self, generation: int) -> Changes | None:
         """What changed after ``generation``, in one read transaction; None when the
         catalog cannot tell (older than its change log, or a generation it never had)."""
-        con = self._con()
-        con.execute("BEGIN")
-        try:
+        with self._read() as con:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             gen, floor = int(meta["generation"]), int(meta.get("changes_floor") or 0)
             if generation < floor or generation > gen:
@@ -364,8 +401,6 @@ class Catalog:
                     )
                 )
             n = int(con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-        finally:
-            con.execute("COMMIT")
         return Changes(gen, aids, tuple(chunks), n)
 
     def live_view(
@@ -374,9 +409,7 @@ class Catalog:
         """(generation, the chunk ids still live, metadata and texts of the articles), read
         in one transaction: what it returns belongs to one generation, so a chunk that is
         live here matches the article text and title returned with it."""
-        con = self._con()
-        con.execute("BEGIN")
-        try:
+        with self._read() as con:
             gen = int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
             live: set[str] = set()
             metas: dict[str, ArticleMeta] = {}
@@ -399,8 +432,6 @@ class Catalog:
                         row[0], row[1], row[2], row[3], row[4], row[5], tuple(json.loads(row[6]))
                     )
                     texts[aid] = str(row[7])
-        finally:
-            con.execute("COMMIT")
         return gen, live, metas, texts
 
     def chunk_ids(self) -> set[str]:
@@ -449,28 +480,40 @@ class CorpusSummary(TypedDict):
 
 
 class _Transaction:
-    def __init__(self, con: sqlite3.Connection) -> None:
-        self.con = con
+    """``begin`` ... COMMIT (ROLLBACK on an error); with ``lock``, a PostgreSQL advisory
+    transaction lock taken first thing, which serialises writers as BEGIN IMMEDIATE does."""
 
-    def __enter__(self) -> sqlite3.Connection:
-        self.con.execute("BEGIN IMMEDIATE")
+    def __init__(self, con: Connection, begin: str, lock: int | None = None) -> None:
+        self.con, self.begin, self.lock = con, begin, lock
+
+    def __enter__(self) -> Connection:
+        self.con.execute(self.begin)
+        if self.lock is not None:
+            self.con.execute("SELECT pg_advisory_xact_lock(?)", (self.lock,))
         return self.con
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.con.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _bump(con: sqlite3.Connection, writer: str | None = None) -> int:
+_SET_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
+
+def _bump(con: Connection, writer: str | None = None) -> int:
     """Next generation (inside the caller's transaction); returns it."""
-    con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+    con.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key='generation'"
+    )
     if writer is not None:
-        con.execute("INSERT OR REPLACE INTO meta VALUES ('writer', ?)", (writer,))
+        con.execute(_SET_META, ("writer", writer))
     return int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
 
 
-def _record(con: sqlite3.Connection, article_ids: Sequence[str], generation: int) -> None:
+def _record(con: Connection, article_ids: Sequence[str], generation: int) -> None:
     con.executemany(
-        "INSERT OR REPLACE INTO changes VALUES (?, ?)", [(a, generation) for a in article_ids]
+        "INSERT INTO changes VALUES (?, ?)"
+        " ON CONFLICT (article_id) DO UPDATE SET generation = excluded.generation",
+        [(a, generation) for a in article_ids],
     )
 
 

@@ -55,6 +55,7 @@ from rag.index.bm25 import (
     save_index,
 )
 from rag.index.catalog import Catalog
+from rag.index.pg import advisory_lock, schema_name
 from rag.index.store import VectorStore, collection_name, process_token
 from rag.settings import Settings
 
@@ -124,6 +125,14 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, str | int]:
     return meta
 
 
+def index_busy(index: str, holder: str, wait_s: float) -> IndexBusy:
+    waited = f" sau {wait_s:.0f} giây chờ" if wait_s > 0 else ""
+    return IndexBusy(
+        f"Một lần nạp hoặc xoá khác đang chạy trên chỉ mục {index!r} ({holder}){waited}. "
+        "Hãy đợi nó xong rồi chạy lại; chỉ mục hiện có vẫn dùng được."
+    )
+
+
 @contextlib.contextmanager
 def writer_lock(
     folder: Path, index: str, wait_s: float = 0.0, on_wait: Callable[[str], None] | None = None
@@ -147,12 +156,7 @@ def writer_lock(
                 fh.seek(0)
                 holder = fh.read().strip() or "?"
                 if time.monotonic() >= deadline:
-                    waited = f" sau {wait_s:.0f} giây chờ" if wait_s > 0 else ""
-                    raise IndexBusy(
-                        f"Một lần nạp hoặc xoá khác đang chạy trên chỉ mục "
-                        f"{index!r} (pid {holder}){waited}. Hãy đợi nó "
-                        "xong rồi chạy lại; chỉ mục hiện có vẫn dùng được."
-                    ) from None
+                    raise index_busy(index, f"pid {holder}", wait_s) from None
                 if not announced and on_wait is not None:
                     on_wait(holder)
                 announced = True
@@ -171,7 +175,11 @@ class Index:
         self.settings = settings
         self.model_id = model_id
         self.dir = settings.index_root / model_dirname(model_id)
-        self.catalog = Catalog(self.dir / "catalog.sqlite")
+        self.catalog = Catalog(
+            self.dir / "catalog.sqlite",
+            url=settings.catalog_url,
+            schema=schema_name(settings.index, self.dir.name),
+        )
         self.store = VectorStore(
             name=collection_name(settings.index, model_id),
             path=None if settings.chroma_url else self.dir / "chroma",
@@ -211,8 +219,28 @@ class Index:
     def writer_lock(
         self, wait_s: float = 0.0, on_wait: Callable[[str], None] | None = None
     ) -> contextlib.AbstractContextManager[None]:
-        """Exclusive lock for writers (ingest, delete); see ``writer_lock``."""
-        return writer_lock(self.dir, self.settings.index, wait_s, on_wait)
+        """Exclusive lock for writers (ingest, delete); see ``writer_lock``. With a shared
+        catalog (``catalog_url``) also the lock of every machine's writers."""
+        if not self.settings.catalog_url:
+            return writer_lock(self.dir, self.settings.index, wait_s, on_wait)
+        return self._shared_writer_lock(wait_s, on_wait)
+
+    @contextlib.contextmanager
+    def _shared_writer_lock(
+        self, wait_s: float, on_wait: Callable[[str], None] | None
+    ) -> Iterator[None]:
+        name = self.settings.index
+        with (
+            writer_lock(self.dir, name, wait_s, on_wait),
+            advisory_lock(
+                self.settings.catalog_url,
+                self.catalog.schema,
+                wait_s,
+                on_wait,
+                lambda holder: index_busy(name, f"pid {holder}", wait_s),
+            ),
+        ):
+            yield
 
     def ensure_free_space(self, needed_bytes: int = 0) -> None:
         """Raise ``DiskFull`` unless the index and cache folders have ``needed_bytes`` plus
@@ -430,6 +458,7 @@ class Index:
             "dim": int(self.catalog.get_meta("dim") or 0) or None,
             "generation": self.catalog.generation,
             "store": self.settings.chroma_url or "local",
+            "catalog": self.catalog.where,
             "collection": self.store.name,
             "index_dir": str(self.dir),
             "index_size_bytes": self.size_bytes(),
