@@ -96,8 +96,12 @@ def test_two_app_processes_share_one_corpus(tmp_path):
             b.start()
             doc = tmp_path / "hoa-binh.txt"
             doc.write_text(TEXT, encoding="utf-8")
+            t0 = time.monotonic()
             a.client.predict([handle_file(str(doc))], api_name="/upload")
-            assert answered_within(b, QUESTION, "212", 10) is not None
+            uploaded = time.monotonic() - t0
+            seen = answered_within(b, QUESTION, "212", 10)
+            assert seen is not None
+            print(f"upload on A {uploaded:.1f} s; answered on B {seen:.1f} s after it returned")
 
             from rag.index.catalog import Catalog
             from rag.index.pg import schema_name
