@@ -197,3 +197,29 @@ def test_a_home_of_the_previous_layout_opens_answers_and_embeds_nothing(tmp_path
     report = ingest([corpus], settings, embedder=emb)
     assert report.embedded == 0 and report.chunks_written == 0 and not report.added
     assert not [r for r in caplog.records if "previous layout" in r.getMessage()]
+
+
+def test_the_kept_chunk_count_follows_adds_replacements_and_deletes(settings):
+    rng = random.Random(4)
+    emb = HashEmbedder()
+    idx = Index(settings, emb.model_id, emb.dim)
+
+    def counted() -> int:
+        con = sqlite3.connect(idx.catalog.path)
+        try:
+            return int(con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        finally:
+            con.close()
+
+    idx.write([_item(_article(f"a{i}", rng), emb) for i in range(6)], PIPELINE_VERSION)
+    idx.write([_item(_article("a2", rng), emb)], PIPELINE_VERSION)  # replaced, other length
+    idx.delete(["a4", "nope"])
+    changes = idx.catalog.changes_since(0)
+    assert changes is not None and changes.n_chunks == counted() == idx.catalog.counts()[1]
+    con = sqlite3.connect(idx.catalog.path)  # a catalog from before the count was kept
+    con.execute("DELETE FROM meta WHERE key='n_chunks'")
+    con.commit()
+    con.close()
+    again = Catalog(idx.catalog.path)
+    assert again.get_meta("n_chunks") == str(counted())
+    again.close()

@@ -136,6 +136,8 @@ class Catalog:
                 " WHERE key='generation' ON CONFLICT (key) DO NOTHING"
             )
             con.execute(new, ("catalog_id", uuid.uuid4().hex))
+            if con.execute("SELECT 1 FROM meta WHERE key='n_chunks'").fetchone() is None:
+                _count_chunks(con)  # once, for a catalog made before the count was kept
             con.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     @property
@@ -240,6 +242,7 @@ class Catalog:
         stale: list[str] = []
         now = time.time()
         with self._tx() as con:
+            delta = 0
             for article, version, pipeline, chunks in items:
                 old = {
                     r[0]
@@ -247,6 +250,7 @@ class Catalog:
                 }
                 new = {c.id for c in chunks}
                 stale.extend(sorted(old - new))
+                delta += len(chunks) - len(old)
                 con.execute("DELETE FROM chunks WHERE article_id=?", (article.id,))
                 con.executemany(
                     "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -277,6 +281,7 @@ class Catalog:
                         now,
                     ),
                 )
+            _add_chunks(con, delta)
             _record(con, [a.id for a, *_ in items], _bump(con, writer))
         return stale
 
@@ -294,6 +299,8 @@ class Catalog:
                 if con.execute("DELETE FROM articles WHERE id=?", (aid,)).rowcount:
                     deleted.append(aid)
                 con.execute("DELETE FROM chunks WHERE article_id=?", (aid,))
+            if chunk_ids:
+                _add_chunks(con, -len(chunk_ids))
             if deleted:
                 _record(con, deleted, _bump(con, writer))
         return deleted, chunk_ids
@@ -400,8 +407,14 @@ class Catalog:
                         part,
                     )
                 )
-            n = int(con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+            n = int(meta["n_chunks"])
         return Changes(gen, aids, tuple(chunks), n)
+
+    def recount(self) -> int:
+        """Count the live chunks again and keep that count (``changes_since`` reports the
+        kept one, which each write adjusts, so as not to count a large catalog each time)."""
+        with self._tx() as con:
+            return _count_chunks(con)
 
     def live_view(
         self, chunk_ids: Sequence[str], article_ids: Sequence[str]
@@ -507,6 +520,19 @@ def _bump(con: Connection, writer: str | None = None) -> int:
     if writer is not None:
         con.execute(_SET_META, ("writer", writer))
     return int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+
+def _add_chunks(con: Connection, delta: int) -> None:
+    con.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT) WHERE key='n_chunks'",
+        (delta,),
+    )
+
+
+def _count_chunks(con: Connection) -> int:
+    n = int(con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+    con.execute(_SET_META, ("n_chunks", str(n)))
+    return n
 
 
 def _record(con: Connection, article_ids: Sequence[str], generation: int) -> None:

@@ -411,13 +411,16 @@ class Index:
             )
             idx = idx.updated(set(changes.article_ids), added).compacted()
             gen = changes.generation
-            if idx.n_docs != changes.n_chunks:
+            n = changes.n_chunks  # the kept count; counted again when it may be stale:
+            if idx.n_docs != n or not changes.article_ids:  # a write that logged nothing
+                n = self.catalog.recount()
+            if idx.n_docs != n:
                 log.warning(
                     "BM25 index in %s holds %d chunks, the catalog %d; rebuilding it from the"
                     " catalog",
                     folder,
                     idx.n_docs,
-                    changes.n_chunks,
+                    n,
                 )
                 idx, gen = self._rebuild_bm25(analyzer)
         if write and dirty:
