@@ -4,14 +4,22 @@ Simulated corpora of ``--sizes`` chunks: articles of 3-12 real Vietnamese senten
 from ``../shared/data/news/dantri_2653.jsonl.gz``, with vectors that skip the embedder
 (a deterministic random 384-d unit vector per chunk), so embedding time stays out. Each
 size is built in a fresh home through ``Index.write`` (catalog + local Chroma) and one
-``refresh_bm25``; then ``--uploads`` one-article uploads are timed as the web app does
-them (chunk, write, lexical catch-up for both analyzers), and ``--queries`` questions of
-the news sentences through BM25, dense and the hybrid retriever. ``full_bm25_rebuild_s``
+``refresh_bm25`` (``--phase build``); then a fresh process opens it as a server would
+(``--phase measure``: ``open_s``, RSS) and times ``--uploads`` one-article uploads as the
+web app does them (chunk, write, lexical catch-up for both analyzers) and ``--queries``
+questions made of news sentences (half "… là gì?", half "… đã đạt những kết quả gì?")
+through BM25, dense, the hybrid retriever and the whole offline answer (``Assistant.ask``
+with the default answerer: rules for the short questions, the reader over up to 10
+windows for the open ones). ``--homes DIR`` keeps the homes, so that the long build and
+the measurement can run at different times. ``full_bm25_rebuild_s``
 is what every upload cost before the segmented index (a rebuild from the catalog, one
 analyzer); ``merge_all_segments_s`` the largest merge the tiered policy can make (all
-segments into one), which one rare upload pays.
+segments into one), which one rare upload pays; ``peak_rss_mb`` includes that merge,
+``peak_rss_serving_mb`` is the peak before it.
 
     .venv/bin/python bench/scale.py --sizes 10000,100000 --out bench/out/scale.json
+    .venv/bin/python bench/scale.py --sizes 1000000 --phase build --homes /work/scale  # ~2 h
+    .venv/bin/python bench/scale.py --sizes 1000000 --phase measure --homes /work/scale
 """
 
 from __future__ import annotations
@@ -123,6 +131,7 @@ def measure(home: Path, sents: list[str], uploads: int, queries: int) -> dict[st
     retriever = HybridRetriever(idx, emb)  # type: ignore[arg-type]
     retriever.retrieve("mở chỉ mục")  # loads BM25 and opens Chroma, as a first question does
     t_open = time.perf_counter() - t0
+    rss = {"rss_after_open_mb": _rss_mb()}  # BM25 of both analyzers and Chroma loaded
     up: list[float] = []
     for u in range(uploads):
         t0 = time.perf_counter()
@@ -150,6 +159,8 @@ def measure(home: Path, sents: list[str], uploads: int, queries: int) -> dict[st
             fn()
             lat[name].append((time.perf_counter() - t0) * 1000)
         lat["answer_open" if k % 2 else "answer_short"].append(lat["answer"][-1])
+    rss["rss_serving_mb"] = _rss_mb()  # after the uploads and questions, reader loaded
+    rss["peak_rss_serving_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     bm = idx.bm25()
     t0 = time.perf_counter()
     Segment.merge(list(zip(bm.segments, bm.live, strict=True)))  # the largest merge there is
@@ -165,9 +176,16 @@ def measure(home: Path, sents: list[str], uploads: int, queries: int) -> dict[st
         **{f"{k}_ms_p50": round(percentile(v, 50), 1) for k, v in lat.items()},
         **{f"{k}_ms_p95": round(percentile(v, 95), 1) for k, v in lat.items()},
         "answerer": assistant.services.answerer_label,
+        **rss,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "disk_mb": round(idx.size_bytes() / 2**20),
     }
+
+
+def _rss_mb() -> int:
+    import psutil
+
+    return round(psutil.Process().memory_info().rss / 2**20)
 
 
 def main() -> None:

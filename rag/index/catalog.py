@@ -388,11 +388,14 @@ class Catalog:
             gen, floor = int(meta["generation"]), int(meta.get("changes_floor") or 0)
             if generation < floor or generation > gen:
                 return None
+            # sorted here: with ORDER BY in SQL, SQLite walks the whole table in key order
+            # instead of the generation index (70 ms at 430k articles, for one change)
             aids = tuple(
-                r[0]
-                for r in con.execute(
-                    "SELECT article_id FROM changes WHERE generation > ? ORDER BY article_id",
-                    (generation,),
+                sorted(
+                    r[0]
+                    for r in con.execute(
+                        "SELECT article_id FROM changes WHERE generation > ?", (generation,)
+                    )
                 )
             )
             chunks: list[Chunk] = []
