@@ -20,6 +20,7 @@ from tests.test_chroma_server import free_port, start_server
 from tests.test_index import A1, A2, item, make_article
 
 pytestmark = pytest.mark.slow
+EMB = HashEmbedder()
 
 
 @pytest.fixture(scope="module")
@@ -30,86 +31,82 @@ def pg_url():
 
 @pytest.fixture
 def shared(tmp_path, pg_url):
-    """Settings of replica homes on one Chroma server and one catalog database (a fresh
-    index name per test, so tests do not see each other's catalogs)."""
+    """Opens the Index of replica home ``n`` on one Chroma server and one catalog database
+    (a fresh index name per test, so tests do not see each other's catalogs); every Index
+    opened is closed at the end."""
     port = free_port()
     proc = start_server(tmp_path / "chroma-server", port)
     name = tmp_path.name.replace("-", "_")[-40:]
+    opened: list[Index] = []
 
-    def replica(n: str):
-        return load_settings(
+    def replica(n: str) -> Index:
+        settings = load_settings(
             tmp_path / f"home-{n}",
             env={},
             index=name,
             chroma_url=f"http://127.0.0.1:{port}",
             catalog_url=pg_url,
         )
+        opened.append(Index(settings, EMB.model_id, EMB.dim))
+        return opened[-1]
 
     yield replica
+    for idx in opened:
+        idx.close()
     proc.terminate()
     proc.wait(timeout=20)
 
 
-def ids_found(idx: Index, emb: HashEmbedder, query: str) -> set[str]:
-    hits = HybridRetriever(idx, emb, top_k=5).retrieve(query)
+def ids_found(idx: Index, query: str) -> set[str]:
+    hits = HybridRetriever(idx, EMB, top_k=5).retrieve(query)
     return {h.chunk.article_id for h in hits}
 
 
 def test_a_write_on_one_replica_is_searchable_on_the_other(shared):
-    emb = HashEmbedder()
-    a = Index(shared("a"), emb.model_id, emb.dim)
-    b = Index(shared("b"), emb.model_id, emb.dim)
+    a = shared("a")
+    b = shared("b")
     assert not (a.dir / "catalog.sqlite").exists()  # the catalog is in PostgreSQL
     assert a.catalog.catalog_id == b.catalog.catalog_id
     b.bm25()  # b's lexical cache exists before a writes: it must catch up, not rebuild
-    a.write([item(A1, emb), item(A2, emb)], PIPELINE_VERSION)
+    a.write([item(A1, EMB), item(A2, EMB)], PIPELINE_VERSION)
     assert b.catalog.counts() == a.catalog.counts() == (2, len(a.catalog.chunk_ids()))
-    assert "a2" in ids_found(b, emb, "cây ăn quả 63.021 ha")
+    assert "a2" in ids_found(b, "cây ăn quả 63.021 ha")
     assert set(b.bm25().live_ids()) == b.catalog.chunk_ids()
 
     assert b.delete(["a2"]) == ["a2"]
-    assert "a2" not in ids_found(a, emb, "cây ăn quả 63.021 ha")
+    assert "a2" not in ids_found(a, "cây ăn quả 63.021 ha")
     assert a.catalog.article_ids() == ["a1"]
     assert a.stats()["catalog"].endswith(f"(schema {a.catalog.schema})")
-    a.close()
-    b.close()
 
 
 def test_a_cold_replica_catches_up_from_the_shared_catalog(shared):
-    emb = HashEmbedder()
-    a = Index(shared("a"), emb.model_id, emb.dim)
-    a.write([item(A1, emb), item(A2, emb)], PIPELINE_VERSION)
-    c = Index(shared("cold"), emb.model_id, emb.dim)  # a new machine: an empty home
-    assert "a1" in ids_found(c, emb, "151 cơ quan đơn vị")
+    a = shared("a")
+    a.write([item(A1, EMB), item(A2, EMB)], PIPELINE_VERSION)
+    c = shared("cold")  # a new machine: an empty home
+    assert "a1" in ids_found(c, "151 cơ quan đơn vị")
     assert set(c.bm25().live_ids()) == a.catalog.chunk_ids()
     a.write(
-        [item(make_article("a3", "Xã Hòa Bình đối thoại với 212 hộ dân."), emb)], PIPELINE_VERSION
+        [item(make_article("a3", "Xã Hòa Bình đối thoại với 212 hộ dân."), EMB)], PIPELINE_VERSION
     )
     c.close()
-    c = Index(shared("cold"), emb.model_id, emb.dim)  # restarted: its files are behind
-    assert "a3" in ids_found(c, emb, "212 hộ dân Hòa Bình")
-    a.close()
-    c.close()
+    c = shared("cold")  # restarted: its files are behind
+    assert "a3" in ids_found(c, "212 hộ dân Hòa Bình")
 
 
 def test_writers_on_two_machines_wait_for_each_other(shared):
-    emb = HashEmbedder()
-    a = Index(shared("a"), emb.model_id, emb.dim)
-    b = Index(shared("b"), emb.model_id, emb.dim)
+    a = shared("a")
+    b = shared("b")
     # another home, so the file locks differ: only PostgreSQL knows a holds it
     with a.writer_lock(), pytest.raises(IndexBusy, match="pid"), b.writer_lock():
         pass
     with b.writer_lock():  # released with the block; a writer holding it can write
-        b.write([item(A1, emb)], PIPELINE_VERSION)
+        b.write([item(A1, EMB)], PIPELINE_VERSION)
     assert a.catalog.article_ids() == ["a1"]
-    a.close()
-    b.close()
 
 
 def test_concurrent_writes_from_two_replicas_lose_nothing(shared):
-    emb = HashEmbedder()
-    a = Index(shared("a"), emb.model_id, emb.dim)
-    b = Index(shared("b"), emb.model_id, emb.dim)
+    a = shared("a")
+    b = shared("b")
     gen0 = a.catalog.generation
     errors: list[BaseException] = []
 
@@ -117,7 +114,7 @@ def test_concurrent_writes_from_two_replicas_lose_nothing(shared):
         try:
             for k in range(5):
                 art = make_article(f"{prefix}{k}", f"Bài số {k} của {prefix}: 10{k} hộ dân.")
-                idx.write([item(art, emb)], PIPELINE_VERSION)
+                idx.write([item(art, EMB)], PIPELINE_VERSION)
         except BaseException as exc:
             errors.append(exc)
 
@@ -131,8 +128,6 @@ def test_concurrent_writes_from_two_replicas_lose_nothing(shared):
     assert len(a.catalog.article_ids()) == 10
     assert set(a.bm25().live_ids()) == set(b.bm25().live_ids()) == a.catalog.chunk_ids()
     assert a.store.count() == len(a.catalog.chunk_ids())
-    a.close()
-    b.close()
 
 
 def test_a_read_sees_one_generation(pg_url):

@@ -26,7 +26,7 @@ from typing import TypedDict
 
 from corpus.sqlite import BUSY_TIMEOUT_S, enable_wal
 from corpus.types import Article, Chunk
-from rag.index.pg import PgConnection, lock_key
+from rag.index.pg import PgConnection, lock_key, redact
 
 Connection = sqlite3.Connection | PgConnection
 
@@ -122,8 +122,9 @@ class Catalog:
         self._conns: dict[int, tuple[threading.Thread, Connection]] = {}
         self._conns_lock = threading.Lock()
         self._epoch = 0  # bumped by close(): thread-local connections from before are stale
-        if url:  # replicas may start together: create the tables under the writers' lock
+        if url:  # replicas may start together: create the schema under the writers' lock
             with self._tx() as con:
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
                 con.executescript(_SCHEMA.replace(" REAL ", " DOUBLE PRECISION "))
         else:
             self._con().executescript(_SCHEMA)  # executescript commits by itself
@@ -145,8 +146,6 @@ class Catalog:
         """Where the catalog lives, for messages and ``hoidap stats``."""
         if not self.url:
             return str(self.path)
-        from rag.index.pg import redact
-
         return f"{redact(self.url)} (schema {self.schema})"
 
     # -- connection handling -------------------------------------------------

@@ -55,7 +55,13 @@ from rag.index.bm25 import (
     save_index,
 )
 from rag.index.catalog import Catalog
-from rag.index.pg import advisory_lock, schema_name
+from rag.index.pg import (
+    PgConnection,
+    advisory_holder,
+    lock_key,
+    schema_name,
+    try_advisory_lock,
+)
 from rag.index.store import VectorStore, collection_name, process_token
 from rag.settings import Settings
 
@@ -133,34 +139,51 @@ def index_busy(index: str, holder: str, wait_s: float) -> IndexBusy:
     )
 
 
+def _acquire(
+    try_once: Callable[[], bool],
+    holder: Callable[[], str],
+    index: str,
+    wait_s: float,
+    on_wait: Callable[[str], None] | None,
+) -> None:
+    """Call ``try_once`` until it takes the lock: while another writer holds it,
+    ``on_wait(holder())`` is called once, then it is retried until ``wait_s`` seconds have
+    passed; after that, ``IndexBusy``."""
+    deadline = time.monotonic() + max(0.0, wait_s)
+    announced = False
+    while not try_once():
+        who = holder()
+        if time.monotonic() >= deadline:
+            raise index_busy(index, f"pid {who}", wait_s)
+        if not announced and on_wait is not None:
+            on_wait(who)
+        announced = True
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def writer_lock(
     folder: Path, index: str, wait_s: float = 0.0, on_wait: Callable[[str], None] | None = None
 ) -> Iterator[None]:
-    """Exclusive lock for the writers of the index in ``folder`` (ingest, delete, backup).
-
-    When another writer holds it: ``on_wait(pid)`` is called once, then the lock is
-    retried until ``wait_s`` seconds have passed; after that, ``IndexBusy``.
-    """
+    """Exclusive lock for the writers of the index in ``folder`` (ingest, delete, backup):
+    an flock on ``write.lock``, which names the holder's pid. Waiting: see ``_acquire``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "write.lock"
     fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the lock's lifetime
+
+    def try_once() -> bool:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def holder() -> str:
+        fh.seek(0)
+        return fh.read().strip() or "?"
+
     try:
-        deadline = time.monotonic() + max(0.0, wait_s)
-        announced = False
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                fh.seek(0)
-                holder = fh.read().strip() or "?"
-                if time.monotonic() >= deadline:
-                    raise index_busy(index, f"pid {holder}", wait_s) from None
-                if not announced and on_wait is not None:
-                    on_wait(holder)
-                announced = True
-                time.sleep(0.2)
+        _acquire(try_once, holder, index, wait_s, on_wait)
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -229,18 +252,23 @@ class Index:
     def _shared_writer_lock(
         self, wait_s: float, on_wait: Callable[[str], None] | None
     ) -> Iterator[None]:
-        name = self.settings.index
-        with (
-            writer_lock(self.dir, name, wait_s, on_wait),
-            advisory_lock(
-                self.settings.catalog_url,
-                self.catalog.schema,
-                wait_s,
-                on_wait,
-                lambda holder: index_busy(name, f"pid {holder}", wait_s),
-            ),
-        ):
-            yield
+        """The file lock of this home, then a PostgreSQL session advisory lock on its own
+        connection (released when the block ends, or when a holder that died drops it)."""
+        name, schema = self.settings.index, self.catalog.schema
+        with writer_lock(self.dir, name, wait_s, on_wait):
+            con = PgConnection(self.settings.catalog_url, schema)
+            key = lock_key(schema, "writers")
+            try:
+                _acquire(
+                    lambda: try_advisory_lock(con, key),
+                    lambda: advisory_holder(con, key),
+                    name,
+                    wait_s,
+                    on_wait,
+                )
+                yield
+            finally:
+                con.close()
 
     def ensure_free_space(self, needed_bytes: int = 0) -> None:
         """Raise ``DiskFull`` unless the index and cache folders have ``needed_bytes`` plus

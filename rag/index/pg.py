@@ -7,18 +7,17 @@ generation; each replica keeps its BM25 segments in its own home as a local cach
 catches up from the shared change log (``Index.bm25``).
 
 This module is the PostgreSQL side only: a connection that speaks the catalog's SQL
-(``?`` placeholders), the schema name of an index, and the cross-machine writer lock.
+(``?`` placeholders), the schema name of an index, and the advisory locks that the
+catalog's transactions and ``Index.writer_lock`` take.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
 import socket
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from corpus.errors import HoidapError
@@ -65,7 +64,8 @@ class PgConnection:
                 f"Không kết nối được cơ sở dữ liệu danh mục {redact(url)} ({exc}). Hãy kiểm "
                 "tra máy chủ PostgreSQL đang chạy và catalog_url trong settings.toml."
             ) from exc
-        self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # the schema itself is created once, under a lock, by Catalog (two replicas
+        # starting together would race on CREATE SCHEMA IF NOT EXISTS)
         self._con.execute(f'SET search_path TO "{schema}"')
 
     @staticmethod
@@ -95,37 +95,18 @@ def lock_key(schema: str, what: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-@contextlib.contextmanager
-def advisory_lock(
-    url: str,
-    schema: str,
-    wait_s: float,
-    on_wait: Callable[[str], None] | None,
-    busy: Callable[[str], Exception],
-) -> Iterator[None]:
-    """The writer lock shared by every machine: a session advisory lock on its own
-    connection, held until the block ends (or the connection drops, when the holder dies).
-    ``on_wait(holder)`` is called once while another holds it; after ``wait_s`` seconds,
-    ``busy(holder)`` is raised."""
-    con = PgConnection(url, schema)
-    key = lock_key(schema, "writers")
-    try:
-        deadline = time.monotonic() + max(0.0, wait_s)
-        announced = False
-        while not con.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
-            row = con.execute(
-                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
-                " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
-                " AND l.classid::bigint = ? AND l.objid::bigint = ? AND l.objsubid = 1",
-                ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
-            ).fetchone()
-            holder = str(row[0]).removeprefix("hoidap pid ") if row else "?"
-            if time.monotonic() >= deadline:
-                raise busy(holder)
-            if not announced and on_wait is not None:
-                on_wait(holder)
-            announced = True
-            time.sleep(0.2)
-        yield
-    finally:
-        con.close()  # ends the session: the lock goes with it
+def try_advisory_lock(con: PgConnection, key: int) -> bool:
+    """Take the session advisory lock ``key`` on ``con`` if it is free (held until ``con``
+    closes, so it goes away with a process that dies)."""
+    return bool(con.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0])
+
+
+def advisory_holder(con: PgConnection, key: int) -> str:
+    """ "PID on HOST" of the session holding the advisory lock ``key``, or "?"."""
+    row = con.execute(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
+        " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+        " AND l.classid::bigint = ? AND l.objid::bigint = ? AND l.objsubid = 1",
+        ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+    ).fetchone()
+    return str(row[0]).removeprefix("hoidap pid ") if row else "?"
