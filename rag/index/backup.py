@@ -128,7 +128,8 @@ def backup_home(
     if settings.catalog_url:
         raise BackupError(
             "Danh mục bài viết nằm trong PostgreSQL (catalog_url), không nằm trong thư mục "
-            "dữ liệu: hãy sao lưu nó bằng pg_dump và sao lưu máy chủ Chroma (docs/DEPLOY.md)."
+            "dữ liệu: hãy sao lưu danh mục bằng pg_dump và sao lưu cả dữ liệu của máy chủ "
+            "Chroma (docs/DEPLOY.md)."
         )
     archive = archive.expanduser().resolve()
     if archive.is_relative_to(home):

@@ -57,12 +57,13 @@ class PgConnection:
                 url,
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_S,
-                application_name=f"hoidap pid {os.getpid()} on {socket.gethostname()}",
+                application_name=f"hoidap pid {os.getpid()}@{socket.gethostname()}",
             )
         except psycopg.Error as exc:
             raise CatalogUnavailable(
                 f"Không kết nối được cơ sở dữ liệu danh mục {redact(url)} ({exc}). Hãy kiểm "
-                "tra máy chủ PostgreSQL đang chạy và catalog_url trong settings.toml."
+                "tra xem máy chủ PostgreSQL có đang chạy không, và giá trị catalog_url trong "
+                "settings.toml."
             ) from exc
         # the schema itself is created once, under a lock, by Catalog (two replicas
         # starting together would race on CREATE SCHEMA IF NOT EXISTS)
@@ -102,7 +103,7 @@ def try_advisory_lock(con: PgConnection, key: int) -> bool:
 
 
 def advisory_holder(con: PgConnection, key: int) -> str:
-    """ "PID on HOST" of the session holding the advisory lock ``key``, or "?"."""
+    """The holder of the advisory lock ``key`` as "PID@HOST", or "?"."""
     row = con.execute(
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
         " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
