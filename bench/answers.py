@@ -45,10 +45,15 @@ def main() -> int:
     ap.add_argument("--index")
     ap.add_argument("--threshold", type=float, help="override the calibrated refusal threshold")
     ap.add_argument("--out", help="write per-question rows here (JSONL)")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="a setting for this run (e.g. reader_factoid=true); repeatable",
+    )  # fmt: skip
     args = ap.parse_args()
+    overrides = dict(kv.split("=", 1) for kv in args.set)
 
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="hoidap-answers-"))
-    settings = load_settings(home, env={}, index=args.index)
+    settings = load_settings(home, env={}, index=args.index, **overrides)
     assistant = Assistant(settings, refusal_threshold=args.threshold)
     if args.corpus:
         from rag.index.ingest import ingest

@@ -67,10 +67,19 @@ def score(q: dict[str, Any], ans: Any) -> dict[str, Any]:
 
 
 def run_set(
-    arg: str, home: Path, limit: int | None, dump: Path | None, uncalibrated: bool = False
+    arg: str,
+    home: Path,
+    limit: int | None,
+    dump: Path | None,
+    uncalibrated: bool = False,
+    *,
+    factoid: bool = True,
+    precision: str = "auto",
+    first_chunks: int | None = None,
 ) -> dict[str, Any]:
     name, qpath, cpath = set_paths(arg)
     settings = prepare(name, cpath, home)
+    settings = dataclasses.replace(settings, reader_factoid=factoid, reader_precision=precision)
     services = build_services(settings)
     questions = read_jsonl(qpath)[: limit or None]
     ext = services.extractive
@@ -78,6 +87,8 @@ def run_set(
     assert isinstance(rdr, ReaderAnswerer)
     if uncalibrated:  # refuse only on a missing year/number/place: thresholds swept later
         rdr.cal = dataclasses.replace(rdr.cal, threshold=0.0, open_threshold=0.0)
+    if first_chunks is not None:
+        rdr.cal = dataclasses.replace(rdr.cal, first_chunks=first_chunks)
     rdr.reader.warm_up()
     services.evidence(questions[0]["question"])  # warm-up: Chroma, BM25, embedder
     rows = []
@@ -103,7 +114,10 @@ def run_set(
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     if out:
         out.close()
-    return summarize(name, rows)
+    res = summarize(name, rows)
+    res["reader_mode"] = rdr.reader.mode
+    res["first_chunks"] = rdr.cal.first_chunks
+    return res
 
 
 def summarize(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -148,6 +162,16 @@ def main() -> int:
         "--uncalibrated", action="store_true",
         help="answerability thresholds 0 (for evals/calibrate_reader.py)",
     )  # fmt: skip
+    ap.add_argument(
+        "--rules-for-factoid", action="store_true",
+        help="the shipped default (reader_factoid = false); default: the reader answers all",
+    )  # fmt: skip
+    ap.add_argument("--precision", default="auto", help="reader_precision: auto, bf16, int8, fp32")
+    ap.add_argument(
+        "--first-chunks", type=int, default=None,
+        help="factoid questions read this many chunks first (0: all at once; default: the "
+        "calibration file's)",
+    )  # fmt: skip
     args = ap.parse_args()
     summaries = []
     for arg in args.sets:
@@ -155,7 +179,11 @@ def main() -> int:
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             dump = args.out / f"{set_paths(arg)[0]}.jsonl"
-        s = run_set(arg, args.home, args.limit, dump, args.uncalibrated)
+        s = run_set(
+            arg, args.home, args.limit, dump, args.uncalibrated,
+            factoid=not args.rules_for_factoid, precision=args.precision,
+            first_chunks=args.first_chunks,
+        )  # fmt: skip
         print(json.dumps(s, ensure_ascii=False), flush=True)
         summaries.append(s)
     if args.out:

@@ -187,7 +187,7 @@ class Services:
 
                 threads = self.settings.embedding_threads or 2
                 self._reader = ReaderAnswerer(
-                    Reader(threads=threads),
+                    Reader(threads=threads, precision=self.settings.reader_precision),
                     self.extractive,
                     factoid=self.settings.reader_factoid,
                 )

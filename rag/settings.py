@@ -76,6 +76,9 @@ class Settings:
     # reader answers open questions; factoid ones keep the rule-based answer, which is
     # better on the seed set, docs/BENCHMARKS.md "Reader (issue #12)").
     reader_factoid: bool = False
+    # The reader's arithmetic: "auto" (bf16 on CPUs with AVX512-BF16/AMX, else fp32),
+    # "bf16", "int8" or "fp32" (rag/answer/reader/reader.py).
+    reader_precision: str = "auto"
     llm_base_url: str = "http://127.0.0.1:8080/v1"  # answerer=ollama: OLLAMA_BASE_URL
     llm_model: str = ""
     llm_temperature: float = 0.1
@@ -143,6 +146,10 @@ class Settings:
         if self.answerer not in (*OFFLINE_ANSWERERS, "openai", "ollama"):
             raise SettingsError(
                 f"answerer {self.answerer!r}: use reader, extractive, openai or ollama"
+            )
+        if self.reader_precision not in ("auto", "bf16", "int8", "fp32"):
+            raise SettingsError(
+                f"reader_precision {self.reader_precision!r}: use auto, bf16, int8 or fp32"
             )
         if self.answerer not in OFFLINE_ANSWERERS and not self.llm_model:
             raise SettingsError(

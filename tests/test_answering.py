@@ -2,10 +2,19 @@
 
 import pytest
 
+from corpus.text import search_key as k
 from corpus.types import Chunk
 from rag.answer.extractive import REFUSAL, ExtractiveAnswerer, _display
 from rag.answer.followup import contextualize
-from rag.answer.phrases import any_quantity, find_names, in_question, key_phrase, person_names
+from rag.answer.phrases import (
+    any_quantity,
+    deputy_only,
+    find_names,
+    in_question,
+    key_phrase,
+    other_numbered,
+    person_names,
+)
 from rag.answer.phrases import sentence_spans as _sentences
 from rag.answer.question import QuestionError, analyze
 from rag.assistant import Assistant
@@ -326,3 +335,24 @@ def test_cross_encoder_code_path_on_a_bundled_model():
 
     scores = CrossEncoderReranker(str(bundled_minilm_path())).score("dân vận", ["a", "b c", "d"])
     assert len(scores) == 3 and all(isinstance(s, float) for s in scores)
+
+
+def test_a_numbered_name_the_article_numbers_otherwise_is_missing() -> None:
+    art = k("Đoàn kiểm tra Cụm thi đua 3 gồm các Quận 2, 7, 9 và Bình Tân. Ngày 1 tháng 7.")
+    assert other_numbered("Đoàn kiểm tra Cụm thi đua 5 ngày nào?", art) == ["cụm thi đua 5"]
+    assert other_numbered("Đoàn kiểm tra Cụm thi đua 3 ngày nào?", art) == []
+    assert other_numbered("Ở Quận 7 đã làm gì?", art) == []  # inside the list
+    assert other_numbered("Ở Quận 4 đã làm gì?", art) == ["quận 4"]
+    assert other_numbered("Vào Tháng 8 có gì?", art) == []  # dates do not count
+    assert other_numbered("Ở Tổ 5 làm gì?", art) == []  # the article numbers no "tổ"
+    assert other_numbered("Đoàn thường chỉ có 3 người?", art) == []  # a count, no name
+    assert other_numbered("Có 3 quận nào?", art) == []
+
+
+def test_an_office_the_article_names_only_for_a_deputy_is_missing() -> None:
+    art = k("Dự có Chủ tịch Ủy ban MTTQ tỉnh Trần Nhật Tân, Phó Chủ tịch UBND tỉnh Lê Ngọc Châu.")
+    assert deputy_only(k("Ai là Chủ tịch UBND tỉnh?"), art) == ["chủ tịch ubnd"]
+    assert deputy_only(k("Ai là Chủ tịch Ủy ban nhân dân tỉnh?"), art) == ["chủ tịch ubnd"]
+    assert deputy_only(k("Ai là Phó Chủ tịch UBND tỉnh?"), art) == []
+    assert deputy_only(k("Ai là Chủ tịch Ủy ban MTTQ tỉnh?"), art) == []
+    assert deputy_only(k("Ai là Giám đốc Sở Y tế?"), art) == []  # absent: not this check

@@ -170,7 +170,50 @@ def test_with_factoid_off_the_rules_answer_factoid_questions_and_the_reader_open
         calibration=ReaderCalibration(threshold=0.5),
         factoid=False,
     )
-    assert ra.answer("Ai là Bí thư Quận ủy Quận 9?", ev).answerer == "extractive"
-    assert reader.seen == []
+    ans = ra.answer("Ai là Bí thư Quận ủy Quận 9?", ev)
+    assert ans.answerer == "extractive"
+    # the rules chose the sentence; the reader read that sentence alone for the lead phrase
+    quote = "Bí thư Quận ủy Quận 9 là bà Đặng Thị Hồng Liên."
+    assert [A[p.start : p.end] for p in reader.seen] == [quote]
+    assert ans.text.startswith("Đặng Thị Hồng Liên [1].") and ans.citations[0].quote == quote
+    reader.spans["a"] = "120 buổi"  # a span outside the chosen sentence: the rules' phrase
+    assert not ra.answer("Ai là Bí thư Quận ủy Quận 9?", ev).text.startswith("120")
     opened = ra.answer("Quận đã làm gì để làm tốt công tác dân vận?", ev)
     assert opened.answerer == "reader" and opened.text.startswith("Các ý chính")
+
+
+def test_factoid_questions_read_the_first_chunks_and_the_rest_only_when_unsure() -> None:
+    hits = [hit("a", A, 0, 80, 0), hit("b", B, 0, len(B), 1), hit("a", A, 80, len(A), 2)]
+    sure = FakeReader({"a": 0.95, "b": 0.1}, {"a": "Đặng Thị Hồng Liên"})
+    ans = answerer(sure, first_chunks=2, confident=0.9).answer(
+        "Ai là Bí thư Quận ủy Quận 9?", evidence(*hits)
+    )
+    assert len(sure.seen) == 2 and not ans.refused
+    unsure = FakeReader({"a": 0.7, "b": 0.1}, {"a": "Đặng Thị Hồng Liên"})
+    answerer(unsure, first_chunks=2, confident=0.9).answer(
+        "Ai là Bí thư Quận ủy Quận 9?", evidence(*hits)
+    )
+    assert [p.key for p in unsure.seen] == [h.chunk.id for h in hits]
+    wide = FakeReader({"a": 0.95, "b": 0.6}, relevant=("đối thoại",))
+    answerer(wide, first_chunks=2, confident=0.9).answer(
+        "Quận đã làm gì để làm tốt công tác dân vận?", evidence(*hits)
+    )
+    assert len(wide.seen) == 3  # open questions read all at once
+
+
+def test_another_numbered_group_or_a_deputy_office_refuses_despite_a_confident_reader() -> None:
+    ev = evidence(hit("a", A, 0, len(A), 0))
+    ans = answerer(FakeReader({"a": 0.95}, {"a": "Chiều 1/7"})).answer(
+        "Ban Dân vận Thành ủy kiểm tra Cụm thi đua 5 vào ngày nào?", ev
+    )
+    assert ans.refused and "Cụm thi đua 5" in (ans.notice or "")
+    text = "Dự hội nghị có đồng chí Lê Ngọc Châu, Phó Chủ tịch UBND tỉnh Hà Tĩnh."
+    ev = Evidence.of([hit("c", text, 0, len(text), 0)], {"c": text})
+    ans = answerer(FakeReader({"c": 0.95}, {"c": "Lê Ngọc Châu"})).answer(
+        "Ai là Chủ tịch UBND tỉnh Hà Tĩnh?", ev
+    )
+    assert ans.refused and "Chủ tịch UBND" in (ans.notice or "")
+    ans = answerer(FakeReader({"c": 0.95}, {"c": "Lê Ngọc Châu"})).answer(
+        "Ai là Phó Chủ tịch UBND tỉnh Hà Tĩnh?", ev
+    )
+    assert not ans.refused and ans.text.startswith("Lê Ngọc Châu [1].")

@@ -105,15 +105,26 @@ TWO = (
 )
 
 
-@pytest.fixture(scope="module")
-def real_reader():
+@pytest.fixture(scope="module", params=["int8", "fp32"])
+def real_reader(request):
     if not WEIGHTS_FILE.is_file():
         pytest.skip("no reader weights in this checkout")
     from rag.answer.reader.reader import Reader
 
-    reader = Reader()
+    reader = Reader(precision=request.param)
     reader.warm_up()
+    assert reader.mode == request.param
     return reader
+
+
+def test_an_unknown_precision_is_a_clear_error(tmp_path: Path) -> None:
+    from rag.answer.reader.reader import Reader
+    from rag.settings import SettingsError, load_settings
+
+    with pytest.raises(ReaderUnavailable, match="int4"):
+        Reader(precision="int4").warm_up()
+    with pytest.raises(SettingsError, match="reader_precision"):
+        load_settings(tmp_path, env={"HOIDAP_READER_PRECISION": "int4"})
 
 
 def test_the_shipped_reader_finds_the_span_and_the_sentence(real_reader) -> None:

@@ -39,9 +39,11 @@ from rag.answer.phrases import (
     capitalize_first,
     count_match_score,
     date_phrase,
+    deputy_only,
     has_kind,
     in_question,
     key_phrase,
+    other_numbered,
     sentence_spans,
 )
 from rag.answer.question import Question, analyze, place_key
@@ -78,6 +80,11 @@ class Candidate:
     text: str
     evidence: float
     covered: frozenset[str]
+
+
+# Chooses the lead phrase inside the best sentence: (query, best candidate, article texts)
+# -> the phrase, or None for the rules' own (``key_phrase``). The reader answerer passes one.
+LeadPhrase = Callable[[str, Candidate, Mapping[str, str]], "str | None"]
 
 
 class ExtractiveAnswerer:
@@ -172,6 +179,7 @@ class ExtractiveAnswerer:
         texts: Mapping[str, str],
         *,
         standalone_query: str = "",
+        lead: LeadPhrase | None = None,
     ) -> Answer:
         t0 = time.perf_counter()
         query = standalone_query or question
@@ -227,7 +235,7 @@ class ExtractiveAnswerer:
                 )
             )
             parts.append(_cite(_display(c.text), n))
-        key = key_phrase(q, best.text)
+        key = (lead(query, best, texts) if lead else None) or key_phrase(q, best.text)
         lead_n = chosen.index(best) + 1
         if key and search_key(key) != search_key(best.text):
             parts.insert(0, _cite(capitalize_first(key), lead_n))
@@ -377,4 +385,10 @@ def _missing_constraints(
         k = place_key(p)
         if k not in places and k not in keyed and strip_diacritics(k) not in plain:
             missing.append(p)
+    # a numbered name the article numbers otherwise ("Cụm thi đua 5" in an article about
+    # "Cụm thi đua 3"), an office it names only as a deputy's ("Chủ tịch UBND tỉnh" where
+    # the article has "Phó Chủ tịch UBND tỉnh")
+    qkey = search_key(q.text)
+    for phrase in (*other_numbered(q.text, keyed), *deputy_only(qkey, keyed)):
+        missing.append(in_question(q, tuple(phrase.split())))
     return missing

@@ -360,3 +360,65 @@ def _count_phrase(q: Question, sentence: str) -> str | None:
         if score > best_score:
             best, best_score = phrase, score
     return best
+
+
+# -- numbered names and offices the question asks about -------------------------------
+
+_SERIAL = r"(\d{1,3}(?:\s*(?:,|và|;)\s*\d{1,3})*)(?![/.,:]?\d)"
+_NOT_SERIAL = frozenset(
+    ["tháng", "ngày", "năm", "quý", "tuần", "giờ", "phút", "lần", "thứ", "số", "điều", "khoản"]
+)
+_OFFICE = re.compile(
+    r"(?<!phó )(?<!\w)(tổng bí thư|bí thư|chủ tịch|giám đốc|chánh văn phòng|chánh án|"
+    r"viện trưởng|hiệu trưởng|trưởng ban|trưởng phòng|trưởng đoàn|chủ nhiệm) ([^\W\d_]+)"
+)
+_ORGANS = (
+    ("ủy ban nhân dân", "ubnd"), ("hội đồng nhân dân", "hđnd"),
+    ("mặt trận tổ quốc", "mttq"), ("ủy ban mttq", "mttq"), ("ban dân vận", "bdv"),
+)  # fmt: skip
+
+
+def _organs(key: str) -> str:
+    for long, short in _ORGANS:
+        key = key.replace(long, short)
+    return key
+
+
+def other_numbered(question: str, article_key: str) -> list[str]:
+    """Numbered names in the question ("Cụm thi đua 5") that the article numbers otherwise
+    ("cụm thi đua 3", "các quận 2, 7, 9") and never with the question's number.
+    ``article_key`` is ``search_key`` text. A name is capitalized ("Cụm", "Quận") past the
+    question's first word, so counts and periods ("chỉ có 3", "thế kỷ 20") do not count,
+    nor do dates and legal articles ("Tháng 7", "Điều 5")."""
+    out: list[str] = []
+    pattern = r"(?<!\w)((?:[^\W\d_]+ ){0,2})([^\W\d_]+) " + _SERIAL
+    for m in re.finditer(pattern, question):
+        names = f"{m.group(1)}{m.group(2)}".split()[1 if m.start() == 0 else 0 :]
+        if not any(w[0].isupper() for w in names):  # the first word's capital says nothing
+            continue
+        word = search_key(names[-1])
+        if word in _NOT_SERIAL:
+            continue
+        seen = {
+            n
+            for x in re.findall(rf"(?<!\w){re.escape(word)} " + _SERIAL, article_key)
+            for n in re.findall(r"\d+", x)
+        }
+        phrase = search_key(" ".join(names))
+        out.extend(
+            f"{phrase} {n}" for n in re.findall(r"\d+", m.group(3)) if seen and n not in seen
+        )
+    return out
+
+
+def deputy_only(question_key: str, article_key: str) -> list[str]:
+    """Offices the question names ("chủ tịch ubnd") that the article gives only as a
+    deputy's ("phó chủ tịch ubnd tỉnh"): the article does not say who holds the office."""
+    q, a = _organs(question_key), _organs(article_key)
+    out: list[str] = []
+    for m in _OFFICE.finditer(q):
+        phrase = m.group(0)
+        where = [x.start() for x in re.finditer(rf"(?<!\w){re.escape(phrase)}(?!\w)", a)]
+        if where and all(a[max(0, i - 4) : i] == "phó " for i in where):
+            out.append(phrase)
+    return out

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +65,10 @@ class ReaderCalibration:
     second: float = 0.5  # a second window's answerability (share of the best) to add it
     point_floor: float = 0.02  # an open-question point's relevance, at least
     point_ratio: float = 0.0  # … and at least this share of the best point's
+    # Factoid questions: the top ``first_chunks`` are read first; the rest of the
+    # ``max_chunks`` only when none of them reaches ``confident`` answerability.
+    first_chunks: int = 0  # 0: read all at once
+    confident: float = 0.9
     source: str = "defaults"
 
     @staticmethod
@@ -136,6 +140,10 @@ class ReaderAnswerer:
         return answer
 
     def readings(self, query: str, evidence: Evidence) -> list[tuple[ScoredChunk, Reading]]:
+        """The chunks read and what the reader says of each. Open questions read the top
+        ``open_chunks`` at once; factoid ones the top ``first_chunks`` and, unless one of
+        them is ``confident``, the rest of the top ``max_chunks`` (most answers are in the
+        first chunks, and a forward pass costs in proportion to the tokens read)."""
         hits = [h for h in evidence.hits if h.chunk.article_id in evidence.texts]
         wide = is_open_question(query, analyze(query).kind)
         hits = hits[: self.open_chunks if wide else self.max_chunks]
@@ -144,7 +152,14 @@ class ReaderAnswerer:
                     h.chunk.start, h.chunk.end)
             for h in hits
         ]  # fmt: skip
-        return list(zip(hits, self.reader.read(query, passages), strict=True))
+        first = self.cal.first_chunks
+        if wide or first <= 0 or len(passages) <= first:
+            return list(zip(hits, self.reader.read(query, passages), strict=True))
+        head = self.reader.read(query, passages[:first])
+        if max(r.answerable for r in head) >= self.cal.confident:
+            return list(zip(hits[:first], head, strict=True))
+        rest = self.reader.read(query, passages[first:])
+        return list(zip(hits, head + rest, strict=True))
 
     def answer(self, question: str, evidence: Evidence, *, standalone_query: str = "") -> Answer:
         return self.answer_scored(question, evidence, standalone_query=standalone_query)[0]
@@ -161,8 +176,9 @@ class ReaderAnswerer:
             or not evidence.hits
             or not (self.factoid or is_open_question(query, q.kind))
         ):
+            lead = None if q.published or not evidence.hits else self._lead_phrase
             ans = self.fallback.answer(
-                question, evidence.hits, evidence.texts, standalone_query=query
+                question, evidence.hits, evidence.texts, standalone_query=query, lead=lead
             )
             return ans, NO_SCORES
         read = self.readings(query, evidence)
@@ -205,6 +221,17 @@ class ReaderAnswerer:
             timings_ms={"read": t_read, "answer": (time.perf_counter() - t0) * 1000},
         )
         return answer, scores
+
+    def _lead_phrase(self, query: str, best: Candidate, texts: Mapping[str, str]) -> str | None:
+        """The reader's answer span inside the sentence the rules chose (factoid questions
+        with ``factoid=False``): the rules pick the sentence, the reader the phrase. One
+        short window (the sentence alone) is read."""
+        aid = best.hit.chunk.article_id
+        passage = Passage(best.hit.chunk.id, aid, texts[aid], best.start, best.end)
+        rd = self.reader.read(query, [passage])[0]
+        if rd.span is None or not (best.start <= rd.span[0] and rd.span[1] <= best.end):
+            return None
+        return rd.span_text or None
 
     # -- building the answer ----------------------------------------------------------
 

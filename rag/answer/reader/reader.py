@@ -11,6 +11,11 @@ windows in one forward pass and returns, per window, what the heads say:
 
 Loads lazily (``warm_up``); a missing or damaged weights file raises ``ReaderUnavailable``
 (``rag.answer.reader.model``). Thread-safe: forward passes are serialised.
+
+Precision (``reader_precision``): "bf16" runs the matrix products in bfloat16 (CPUs with
+AVX512-BF16 or AMX), "int8" quantizes most of the encoder's matrix products to int8
+(``quantize_int8``), "fp32" neither; "auto" picks bf16 where the CPU has it, else fp32
+(docs/BENCHMARKS.md, "Reader latency").
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from rag.answer.reader.windows import (
 )
 
 MAX_ANSWER_WORDS = 30
+PRECISIONS = ("auto", "bf16", "int8", "fp32")
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,30 @@ class Reading:
         return (self.span or (0, 0))[0], (self.span or (0, 0))[1]
 
 
+def quantize_int8(net: Any) -> Any:
+    """The network with int8 weights in the encoder's attention and first FFN products.
+
+    Activations are quantized per batch (dynamic quantization). The FFN output product
+    stays float32: its input (after GELU) has outlier channels that one int8 scale per
+    tensor cannot hold; quantizing it too flipped 20% of the refusal decisions on XQuAD
+    windows (1.6% without it). ``torch.ao.quantization.quantize_dynamic`` is deprecated in
+    favour of torchao, which targets GPUs; it is the CPU int8 path of the pinned torch 2.13
+    and its warning is silenced here."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    names = {
+        n
+        for n, m in net.named_modules()
+        if isinstance(m, torch.nn.Linear) and n.startswith("enc.") and not n.endswith(".fo")
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(net, names, dtype=torch.qint8)
+
+
 def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
@@ -90,6 +120,7 @@ class Reader:
         self._net: Any = None
         self._builder: WindowBuilder | None = None
         self._bf16 = False
+        self.mode = ""  # the precision in use, once loaded
         self._lock = threading.RLock()
         self._sentences: dict[tuple[str, int], list[tuple[int, int]]] = {}
 
@@ -115,7 +146,15 @@ class Reader:
         mf = read_model_file(base)
         net, meta = load_net(mf, base, self.weights, self.meta_path)
         self._builder = WindowBuilder(E5Tokenizer(mf), mf.bos, mf.eos, meta.max_tokens)
-        self._bf16 = cpu_has_native_bf16() if self.precision == "auto" else self.precision == "bf16"
+        mode = self.precision
+        if mode == "auto":
+            mode = "bf16" if cpu_has_native_bf16() else "fp32"
+        if mode not in PRECISIONS[1:]:
+            raise ReaderUnavailable(f"reader precision {self.precision!r}: use one of {PRECISIONS}")
+        self._bf16 = mode == "bf16"
+        if mode == "int8":
+            net = quantize_int8(net)
+        self.mode = mode
         self._net = net
         self.load_seconds = time.perf_counter() - t0
 
@@ -202,4 +241,4 @@ class Reader:
         return Reading(p, _sigmoid(float(a)), span, best - null, sentences)
 
 
-__all__ = ["MAX_TOKENS", "Passage", "Reader", "ReaderUnavailable", "Reading"]
+__all__ = ["MAX_TOKENS", "PRECISIONS", "Passage", "Reader", "ReaderUnavailable", "Reading"]
