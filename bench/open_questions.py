@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bench.offline  # noqa: E402, F401 - sets the environment before the models load
+from bench.common import percentile  # noqa: E402
 from evals.metrics import contains, key_point_recall  # noqa: E402
 from evals.stats import mean_ci, paired_bootstrap  # noqa: E402
 from rag.services import build_services  # noqa: E402
@@ -37,6 +39,7 @@ def main() -> int:
     ap.add_argument("--corpus", nargs="*", help="ingest these into a fresh temporary home first")
     ap.add_argument("--home", type=Path)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--open-chunks", type=int, default=None, help="chunks the reader reads")
     args = ap.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="hoidap-open-"))
     settings = load_settings(home, env={})
@@ -50,17 +53,22 @@ def main() -> int:
         "extractive": services.extractive,
         "reader": services.reader_answerer,
     }
+    if args.open_chunks:
+        services.reader_answerer.open_chunks = args.open_chunks  # type: ignore[attr-defined]
+    services.reader_answerer.reader.warm_up()  # type: ignore[attr-defined]
     rows = []
     for it in items:
         ev = services.evidence(it["question"])
         points = [kp["phrases"] for kp in it["key_points"]]
         row: dict[str, Any] = {"id": it["id"], "kind": it["kind"], "question": it["question"]}
         for name, answerer in systems.items():
+            t0 = time.perf_counter()
             ans = (
                 answerer.answer(it["question"], ev)
                 if name == "reader"
                 else answerer.answer(it["question"], ev.hits, ev.texts)
             )
+            ms = (time.perf_counter() - t0) * 1000
             recall = 0.0 if ans.refused else key_point_recall(ans.text, points)
             row[name] = {
                 "recall": recall,
@@ -69,6 +77,7 @@ def main() -> int:
                 "covered": [kp["point"] for kp in it["key_points"]
                             if any(contains(ans.text, p) for p in kp["phrases"])],
                 "text": ans.text,
+                "ms": ms,
             }  # fmt: skip
         rows.append(row)
     summary: dict[str, Any] = {"questions": len(rows)}
@@ -78,7 +87,10 @@ def main() -> int:
             "key_point_recall": [round(iv.mean, 4), round(iv.low, 4), round(iv.high, 4)],
             "refused": sum(r[name]["refused"] for r in rows),
             "mean_points": round(sum(r[name]["cited"] for r in rows) / max(1, len(rows)), 2),
-        }
+            "answer_ms_p50_p95": [round(percentile([r[name]["ms"] for r in rows], q), 1)
+                                  for q in (50, 95)],
+        }  # fmt: skip
+    summary["open_chunks"] = getattr(services.reader_answerer, "open_chunks", None)
     pb = paired_bootstrap(
         [r["extractive"]["recall"] for r in rows], [r["reader"]["recall"] for r in rows]
     )
