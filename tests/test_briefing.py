@@ -241,3 +241,29 @@ def test_cli_brief_writes_docx_and_markdown_with_the_bundled_embedder(seed_index
     assert proc.returncode == 0 and proc.stdout.startswith("# Tài liệu tóm tắt")
     assert run("brief", "giá vàng SJC").returncode == 1
     assert run("brief", TOPIC, "--out", str(tmp_path / "x.pdf")).returncode == 2
+
+
+def test_with_the_reader_the_key_points_are_the_ones_it_lists_for_the_topic(seed_index):
+    from rag.answer.reader.model import WEIGHTS_FILE
+
+    if not WEIGHTS_FILE.is_file():
+        pytest.skip("no reader weights in this checkout")
+    services = Assistant(
+        seed_index.settings(answerer="reader"), embedder=seed_index.embedder
+    ).services
+    builder = BriefingBuilder(services)
+    b = builder.build(TOPIC)
+    ev = services.evidence(
+        TOPIC, filters=Filters(), k=builder.passages, retriever=builder.retriever
+    )
+    ra = services.reader_answerer
+    listed = [(c.article_id, c.start) for c in ra.points(ra.readings(TOPIC, ev, wide=True), 10)]
+    overview = {(s.quote.article_id, s.quote.start) for s in b.overview}
+    assert b.key_points
+    assert [(s.quote.article_id, s.quote.start) for s in b.key_points] == [
+        k for k in listed if k not in overview
+    ][: builder.max_points]
+    for st in b.key_points:  # whole sentences of the article, cited to the right source
+        text = services.catalog.article_text(st.quote.article_id)
+        assert text[st.quote.start : st.quote.end] == st.quote.text
+        assert {s.n: s.article_id for s in b.sources}[st.refs[0]] == st.quote.article_id

@@ -8,7 +8,9 @@ up to ``per_article`` per article); every sentence of those passages is scored b
 extractive answerer's evidence (idf-weighted share of the topic's terms). Sentences at or
 above the calibrated refusal threshold are *relevant*: the best sentence of the two best
 articles opens the overview, the next ones are key points (at most three per article,
-near-duplicates dropped). Key figures and the timeline come from the relevant sentences
+near-duplicates dropped). With the reader answerer (``answerer = "reader"``, the default)
+the key points are the ones the reader lists for the topic as for an open question
+(``ReaderAnswerer.points``). Key figures and the timeline come from the relevant sentences
 and those nearly as strong (``rag.briefing.facts``). Sources are numbered in order of
 first citation. The passages come through the evidence gate (``rag.answer.evidence``): one
 version per article, instruction-like sentences blanked.
@@ -30,6 +32,7 @@ from typing import Any
 
 from corpus.text import search_key, tokens
 from rag.answer.chat import ChatModel, LLMError, call_model
+from rag.answer.evidence import Evidence
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.question import analyze, validate_question
 from rag.briefing.facts import find_date, find_figures, snippet
@@ -137,6 +140,7 @@ class BriefingBuilder:
             )
 
         overview, points = _pick_statements(relevant, self.max_points)
+        points = self._reader_points(topic, evidence, overview) or points
         figures = self._figures(pool)
         events = self._events(pool, meta)
         numbering = _Numbering()
@@ -158,6 +162,28 @@ class BriefingBuilder:
         b.summary = _summary(topic, b.sources)
         b.notice = notice
         return b
+
+    def _reader_points(
+        self, topic: str, evidence: Evidence, overview: Sequence[_Sent]
+    ) -> list[_Sent]:
+        """With ``answerer = "reader"``: the key points the reader lists for the topic, the
+        way it answers an open question (its top passages, relevance, no repeats); empty
+        (the extractive points) with another answerer or without the reader's weights."""
+        if self.services.settings.answerer != "reader":
+            return []
+        from rag.answer.reader.model import ReaderUnavailable
+
+        ra = self.services.reader_answerer
+        try:
+            cites = ra.points(ra.readings(topic, evidence, wide=True), self.max_points + 2)
+        except ReaderUnavailable:
+            return []
+        taken = {(s.article_id, s.start) for s in overview}
+        return [
+            _Sent(c.article_id, c.start, c.end, c.quote, 1.0)
+            for c in cites
+            if (c.article_id, c.start) not in taken
+        ][: self.max_points]
 
     def _figures(self, pool: Sequence[_Sent]) -> list[tuple[str, str, str, _Sent]]:
         out: list[tuple[str, str, str, _Sent]] = []

@@ -143,13 +143,16 @@ class ReaderAnswerer:
             request.on_token(answer.text)
         return answer
 
-    def readings(self, query: str, evidence: Evidence) -> list[tuple[ScoredChunk, Reading]]:
+    def readings(
+        self, query: str, evidence: Evidence, *, wide: bool | None = None
+    ) -> list[tuple[ScoredChunk, Reading]]:
         """The chunks read and what the reader says of each. Open questions read the top
         ``open_chunks`` at once; factoid ones the top ``first_chunks`` and, unless one of
         them is ``confident``, the rest of the top ``max_chunks`` (most answers are in the
         first chunks, and a forward pass costs in proportion to the tokens read)."""
         hits = [h for h in evidence.hits if h.chunk.article_id in evidence.texts]
-        wide = is_open_question(query, analyze(query).kind)
+        if wide is None:
+            wide = is_open_question(query, analyze(query).kind)
         hits = hits[: self.open_chunks if wide else self.max_chunks]
         passages = [
             Passage(h.chunk.id, h.chunk.article_id, evidence.texts[h.chunk.article_id],
@@ -265,6 +268,22 @@ class ReaderAnswerer:
         return " ".join(parts), cites
 
     def _points(self, read: list[tuple[ScoredChunk, Reading]]) -> tuple[str, list[Citation]]:
+        cites = self.points(read)
+        if not cites:
+            return "", []
+        n_art = len({c.article_id for c in cites})
+        where = "bài viết" if n_art == 1 else f"{n_art} bài viết"
+        lead = f"Các ý chính từ {where} đã nạp ({len(cites)} ý):"
+        return "\n".join([lead, *(f"- {_cite(_display(c.quote), c.n)}" for c in cites)]), cites
+
+    def points(
+        self, read: Sequence[tuple[ScoredChunk, Reading]], max_points: int | None = None
+    ) -> list[Citation]:
+        """The relevant sentences of the windows read, as citations: by relevance, at
+        least ``point_floor``, near-duplicates dropped, at most ``max_points``, then in
+        article (first read) and reading order. Open-question answers and briefings list
+        these."""
+        limit = max_points or self.max_points
         rank: dict[str, int] = {}
         pool: dict[tuple[str, int], tuple[float, ScoredChunk, Reading, int, int]] = {}
         for hit, rd in read:
@@ -276,12 +295,12 @@ class ReaderAnswerer:
                     pool[key] = (rel, hit, rd, a, b)
         ranked = sorted(pool.values(), key=lambda x: -x[0])
         if not ranked:
-            return "", []
+            return []
         floor = max(self.cal.point_floor, self.cal.point_ratio * ranked[0][0])
         kept: list[tuple[float, ScoredChunk, Reading, int, int]] = []
         seen: list[set[str]] = []
         for item in ranked:
-            if len(kept) >= self.max_points or (kept and item[0] < floor):
+            if len(kept) >= limit or (kept and item[0] < floor):
                 break
             toks = set(tokens(item[2].passage.text[item[3] : item[4]]))
             if any(len(toks & s) >= 0.7 * max(1, min(len(toks), len(s))) for s in seen):
@@ -289,13 +308,9 @@ class ReaderAnswerer:
             kept.append(item)
             seen.append(toks)
         kept.sort(key=lambda x: (rank[x[1].chunk.article_id], x[3]))
-        cites = [
+        return [
             _citation(n, h, rd.passage.text, a, b) for n, (_, h, rd, a, b) in enumerate(kept, 1)
         ]
-        n_art = len({c.article_id for c in cites})
-        where = "bài viết" if n_art == 1 else f"{n_art} bài viết"
-        lead = f"Các ý chính từ {where} đã nạp ({len(cites)} ý):"
-        return "\n".join([lead, *(f"- {_cite(_display(c.quote), c.n)}" for c in cites)]), cites
 
     def _refuse(
         self,
