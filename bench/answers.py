@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bench.offline  # noqa: E402, F401 - sets the environment before the models load
-from bench.common import contains, percentile  # noqa: E402
+from bench.common import contains, percentile, rss_mb  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.types import Turn  # noqa: E402
@@ -59,6 +60,10 @@ def main() -> int:
         from rag.index.ingest import ingest
 
         ingest(args.corpus, settings, embedder=assistant.services.embedder)
+    rss_before = rss_mb()
+    if settings.answerer == "reader":  # load it first: its memory, and no cold first answer
+        assistant.services.reader_answerer.reader.warm_up()
+    reader_mb = rss_mb() - rss_before
     rows = []
     for line in Path(args.qa).read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -116,6 +121,10 @@ def main() -> int:
         "latency_ms_p95": round(percentile(warm, 95), 1),
         "retrieve_ms_p50": round(percentile(warm_retrieve, 50), 1),
         "retrieve_ms_p95": round(percentile(warm_retrieve, 95), 1),
+        "answerer": settings.answerer,
+        "reader_factoid": settings.reader_factoid,
+        "reader_rss_mb": reader_mb if settings.answerer == "reader" else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "articles_in_index": assistant.services.catalog.counts()[0],
         "chunks_in_index": assistant.services.catalog.counts()[1],
     }

@@ -34,17 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 NEWS = ROOT.parent / "shared" / "data" / "news" / "dantri_2653.jsonl.gz"
 
 
-def rss_mb() -> int:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    return -1
-
-
 def child(variant: str, news: Path, batches: int) -> None:
     sys.path.insert(0, str(ROOT))
     import embeddings.e5_torch as e5
+    from bench.common import rss_mb
 
     # PADDING[:PRECISION[:MAX_BATCH]], e.g. "shapes", "exact:fp32:8" (E5TorchEmbedder args)
     padding, _, rest = variant.partition(":")
