@@ -11,7 +11,9 @@ scores a window of whole sentences each. Then:
   one-line lead and up to ``max_points`` relevant sentences as a list, across articles,
   each cited once, near-duplicates dropped, in article then reading order;
 * with ``factoid=False`` (the default setting ``reader_factoid = false``) factoid questions
-  get the rule-based answer (label "extractive"); the reader answers open questions;
+  get the rule-based answer (label "extractive") led by the reader's answer phrase inside
+  the sentence the rules chose (``_lead_phrase``: that sentence alone is read); the reader
+  answers open questions;
 * **refusal** when the best answerability is under the calibrated threshold
   (``rag/answer/data/reader_calibration.json``, written by ``evals/calibrate_reader.py``)
   or the question names a year, number or place the best article lacks (the extractive
