@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from evals import metrics as m
-from evals.scoring import SYSTEM, K, metric_names
-from evals.stats import mean_ci, statistic_ci
+from evals.scoring import RULES, SYSTEM, K, metric_names
+from evals.stats import mean_ci, paired_bootstrap, statistic_ci
 from evals.testset import QASet
 
 
@@ -17,6 +17,27 @@ def _latency(values: Sequence[float]) -> dict[str, float | int]:
         "p95": round(m.percentile(values, 95), 2),
         "n": len(values),
     }
+
+
+def _paired(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """hoidap - rules per answer metric: paired bootstrap over the questions both scored."""
+    out: dict[str, Any] = {}
+    for metric in ("exact_match", "token_f1", "contains_gold", "correct"):
+        pairs = [
+            (r["metrics"][RULES].get(metric), r["metrics"][SYSTEM].get(metric))
+            for r in scored
+            if RULES in r["metrics"]
+        ]
+        both = [(a, b) for a, b in pairs if a is not None and b is not None]
+        if both:
+            res = paired_bootstrap([a for a, _ in both], [b for _, b in both])
+            out[metric] = {
+                "rules": round(sum(a for a, _ in both) / len(both), 4),
+                "hoidap": round(sum(b for _, b in both) / len(both), 4),
+                "diff": round(res.delta, 4), "low": round(res.low, 4),
+                "high": round(res.high, 4), "p": res.p_value, "n": len(both),
+            }  # fmt: skip
+    return out
 
 
 def summarize(
@@ -42,7 +63,7 @@ def summarize(
     for name, description in systems.items():
         block: dict[str, Any] = {
             "description": description,
-            "kind": "answers" if name == SYSTEM else "retrieval only",
+            "kind": "answers" if name in (SYSTEM, RULES) else "retrieval only",
             "metrics": {},
         }
         for metric in metric_names(name):
@@ -53,7 +74,7 @@ def summarize(
     answerable = [bool(r["answerable"]) for r in scored]
     refused = [bool(r["refused"]) for r in scored]
 
-    def refusal(which: int) -> Callable[[Any], float | None]:
+    def refusal(which: int, refused: Sequence[bool]) -> Callable[[Any], float | None]:
         def stat(idx: Any) -> float | None:
             return m.refusal_scores([answerable[i] for i in idx], [refused[i] for i in idx])[which]
 
@@ -61,8 +82,14 @@ def summarize(
 
     hoidap = out["systems"].setdefault(SYSTEM, {"metrics": {}})["metrics"]
     for which, key in enumerate(m.REFUSAL_METRICS):
-        iv = statistic_ci(len(scored), refusal(which))
+        iv = statistic_ci(len(scored), refusal(which, refused))
         hoidap[key] = iv.as_dict() if iv else None
+    if RULES in systems:  # the rule-based answerer on the same evidence, question by question
+        rules_refused = [bool((r["metrics"].get(RULES) or {}).get("refused")) for r in scored]
+        for which, key in enumerate(m.REFUSAL_METRICS):
+            iv = statistic_ci(len(scored), refusal(which, rules_refused))
+            out["systems"][RULES]["metrics"][key] = iv.as_dict() if iv else None
+        out["paired_vs_rules"] = _paired(scored)
     out["refusals"] = {
         "refused": sum(refused),
         "unanswerable": sum(not a for a in answerable),
@@ -82,7 +109,7 @@ def summarize(
             for r in scored
             if name in (r.get("other_latency_ms") or {})
         ]
-        latency[name] = {"retrieve": _latency(vals)}
+        latency[name] = {"answer" if name == RULES else "retrieve": _latency(vals)}
     rank_vals = [
         float(v)
         for r in scored

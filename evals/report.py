@@ -61,6 +61,8 @@ SYSTEMS_VI = {
     "cấu hình, có trích dẫn",
     "langchain": "công thức trong hướng dẫn RAG của LangChain: RecursiveCharacterTextSplitter"
     "(1000, 200) + Chroma + similarity_search, cùng mô hình nhúng với hoidap",
+    "rules": "bộ trả lời theo quy tắc (trích xuất, không dùng mô hình) trên cùng bằng chứng "
+    "với hoidap, làm mốc so sánh",
     "bm25": "BM25Retriever mặc định của LangChain (rank_bm25 BM25Okapi trên từ tách theo "
     "khoảng trắng) trên cùng các đoạn 1000 ký tự",
 }
@@ -287,6 +289,25 @@ def _run_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _paired_lines(summary: dict[str, Any]) -> list[str]:
+    """hoidap against the rule-based answerer on the same questions (paired bootstrap)."""
+    paired = summary.get("paired_vs_rules") or {}
+    if not paired:
+        return []
+    lines = [
+        "## So với bộ trả lời theo quy tắc (cùng câu hỏi, cùng bằng chứng)",
+        "",
+        "| chỉ số | rules | hoidap | chênh lệch [95%] | p | n |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for metric, d in paired.items():
+        lines.append(
+            f"| {label(metric)} | {d['rules']:.3f} | {d['hoidap']:.3f} | {d['diff']:+.3f} "
+            f"[{d['low']:+.3f}, {d['high']:+.3f}] | {d['p']:.3g} | {d['n']} |"
+        )
+    return [*lines, ""]
+
+
 def render_markdown(summary: dict[str, Any]) -> str:
     parts = ["# Báo cáo đánh giá hoidap", ""]
     parts += [f"- **{k}:** {v}" for k, v in _run_lines(summary)]
@@ -301,6 +322,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "",
         metrics_table(summary),
         "",
+        *_paired_lines(summary),
         "## Độ trễ",
         "",
         latency_table(summary),

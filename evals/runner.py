@@ -34,7 +34,16 @@ from typing import Any
 
 from corpus.errors import EXIT_USAGE, HoidapError
 from evals.aggregate import summarize
-from evals.scoring import HOIDAP_DESCRIPTION, SYSTEM, GoldPassages, K, evaluate_item, metric_names
+from evals.scoring import (
+    HOIDAP_DESCRIPTION,
+    RULES,
+    RULES_DESCRIPTION,
+    SYSTEM,
+    GoldPassages,
+    K,
+    evaluate_item,
+    metric_names,
+)
 from evals.testset import QASet, load_qa_set, write_corpus
 from rag.answer.question import QuestionError
 from rag.answer.support import SUPPORT_THRESHOLD
@@ -222,12 +231,13 @@ def _evaluate(
         for b in built:
             b.retrieve(todo[0].question, K)
 
+    rules = baselines and settings.answerer != "extractive"
     n = resumed
     t_loop = time.perf_counter()
     with open(results, "a", encoding="utf-8") as fh:
         for item in todo:
             try:
-                row = evaluate_item(item, assistant, built, gold)
+                row = evaluate_item(item, assistant, built, gold, rules=rules)
             except QuestionError as exc:
                 row = {
                     "id": item.id,
@@ -254,6 +264,8 @@ def _evaluate(
                 BM25Baseline.name: BM25Baseline.description,
             }
         )
+        if settings.answerer != "extractive":
+            systems[RULES] = RULES_DESCRIPTION
     a_count, c_count = assistant.services.catalog.counts()
     extra = {
         "run": {

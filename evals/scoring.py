@@ -9,7 +9,11 @@ How each system is scored (definitions in ``evals.metrics``, docs/EVALUATION.md)
   metrics use ``retriever.retrieve(standalone query, k=10)``: its 10 chunks are the passage
   ranking, their distinct articles in order the article ranking.
 * baselines (``evals.baselines``): their top 10 passages for the question as typed;
-  retrieval metrics only.
+  retrieval metrics only;
+* ``rules`` (with the baselines, when hoidap's answerer is not the rule-based one): the
+  rule-based extractive answerer on the same evidence as hoidap's answer (the same
+  standalone query through ``Services.evidence``); answer and refusal metrics only, so the
+  trained reader or an LLM is compared with the rules question by question.
 
 Gold passages: the chunks of a gold article that contain a gold answer (after Vietnamese
 normalisation); every chunk of a gold article when the question has no gold answer.
@@ -28,6 +32,8 @@ from rag.types import Answer
 
 K = 10  # ranking depth of the retrieval metrics
 SYSTEM = "hoidap"
+RULES = "rules"
+RULES_DESCRIPTION = "the rule-based extractive answerer on hoidap's evidence (baseline)"
 HOIDAP_DESCRIPTION = (
     "hoidap: follow-up resolution, hybrid retrieval (BM25 + dense, fused), the configured "
     "answerer with citations"
@@ -114,10 +120,25 @@ def _ranking(passages: Sequence[str], articles: Sequence[str]) -> dict[str, list
     return {"passages": list(passages), "articles": m.distinct(articles)}
 
 
+def rules_answer(assistant: Assistant, answer: Answer) -> Answer:
+    """The rule-based answerer's answer on the evidence of ``answer``'s standalone query."""
+    query = answer.standalone_query or answer.question
+    ev = assistant.services.evidence(query)
+    return assistant.services.extractive.answer(
+        answer.question, ev.hits, ev.texts, standalone_query=query
+    )
+
+
 def evaluate_item(
-    item: QAItem, assistant: Assistant, baselines: Sequence[Any], gold: GoldPassages
+    item: QAItem,
+    assistant: Assistant,
+    baselines: Sequence[Any],
+    gold: GoldPassages,
+    *,
+    rules: bool = False,
 ) -> dict[str, Any]:
-    """Ask, rank, score: the results.jsonl row of one question."""
+    """Ask, rank, score: the results.jsonl row of one question (``rules``: also score the
+    rule-based answerer on the same evidence)."""
     from rag.answer.render import answer_to_dict
 
     answer = assistant.ask(item.question, history=item.history)
@@ -144,6 +165,12 @@ def evaluate_item(
     answer_scores, cites = answer_metrics(item, answer)
     scores[SYSTEM].update(answer_scores)
     latency = {f"{SYSTEM}_ranking@{K}": round(rank_ms, 2)}
+    if rules:
+        t0 = time.perf_counter()
+        base = rules_answer(assistant, answer)
+        latency[RULES] = round((time.perf_counter() - t0) * 1000, 2)
+        scores[RULES] = answer_metrics(item, base)[0]
+        row["rules_answer"] = base.text
     for b in baselines:
         t0 = time.perf_counter()
         got = b.retrieve(item.question, K)
@@ -186,4 +213,6 @@ def evaluate_item(
 def metric_names(system: str) -> list[str]:
     """The per-question metrics of ``system`` (``evals.metrics``: the names, defined once)."""
     names = [f"{lvl}_{n}" for lvl in m.LEVELS for n, _, _ in m.RETRIEVAL_METRICS]
+    if system == RULES:
+        return list(m.ANSWER_METRICS)
     return names + list(m.ANSWER_METRICS) if system == SYSTEM else names

@@ -9,6 +9,7 @@ import pytest
 from evals import metrics as m
 from evals.compare import compare_runs, render_compare
 from evals.runner import EvalError, load_results, run_eval
+from evals.testset import load_qa_set
 from rag.answer.extractive import REFUSAL
 from rag.assistant import Assistant
 from rag.cli import main as hoidap_main
@@ -332,3 +333,39 @@ def test_squad_set_gets_its_own_index(home, tmp_path):
     assert hoidap["article_hit@1"]["mean"] == 1.0
     assert hoidap["passage_hit@1"]["mean"] == 1.0
     assert hoidap["contains_gold"]["mean"] == 1.0
+
+
+def test_with_the_reader_the_rules_answer_the_same_questions_as_a_baseline(home, tmp_path):
+    from rag.answer.reader.model import WEIGHTS_FILE
+
+    if not WEIGHTS_FILE.is_file():
+        pytest.skip("no reader weights in this checkout")
+    settings, emb = home
+    reader_settings = replace(settings, answerer="reader")
+    out = tmp_path / "reader-run"
+    qa = subset(tmp_path, 12)
+    summary = run_eval(
+        qa, reader_settings, out, baselines=True,
+        assistant=CountingAssistant(reader_settings, embedder=emb),
+    )  # fmt: skip
+    assert set(summary["systems"]) == {"hoidap", "langchain", "bm25", "rules"}
+    rules = summary["systems"]["rules"]
+    assert rules["kind"] == "answers"
+    assert {"token_f1", "exact_match", "refusal_precision", "refusal_recall"} <= set(
+        rules["metrics"]
+    )
+    assert "article_mrr@10" not in rules["metrics"]
+    rows = rows_of(out)
+    index = summary["run"]["index"]
+    direct = Assistant(replace(settings, answerer="extractive", index=index), embedder=emb)
+    items = {i.id: i for i in load_qa_set(qa).items}
+    for r in rows[:3]:  # the rules' answer is the rule-based assistant's own (follow-ups too)
+        item = items[r["id"]]
+        assert r["rules_answer"] == direct.ask(item.question, history=item.history).text
+    paired = summary["paired_vs_rules"]["token_f1"]
+    f1 = [(x["metrics"]["rules"]["token_f1"], x["metrics"]["hoidap"]["token_f1"]) for x in rows]
+    f1 = [(a, b) for a, b in f1 if a is not None and b is not None]
+    assert paired["n"] == len(f1)
+    assert paired["diff"] == pytest.approx(sum(b - a for a, b in f1) / len(f1), abs=1e-3)
+    assert paired["low"] <= paired["diff"] <= paired["high"]
+    assert "So với bộ trả lời theo quy tắc" in (out / "report.md").read_text("utf-8")
