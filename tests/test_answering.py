@@ -356,3 +356,18 @@ def test_an_office_the_article_names_only_for_a_deputy_is_missing() -> None:
     assert deputy_only(k("Ai là Phó Chủ tịch UBND tỉnh?"), art) == []
     assert deputy_only(k("Ai là Chủ tịch Ủy ban MTTQ tỉnh?"), art) == []
     assert deputy_only(k("Ai là Giám đốc Sở Y tế?"), art) == []  # absent: not this check
+
+
+def test_a_bare_number_keeps_the_unit_of_that_number_not_of_the_best_one():
+    from rag.answer.phrases import with_counted_unit
+
+    q = analyze("Năm 2021, các huyện đã kiểm tra tại bao nhiêu cơ quan, đơn vị, doanh nghiệp?")
+    s = (
+        "Năm 2021, các huyện đã kiểm tra tại 151 cơ quan, đơn vị, doanh nghiệp, trong đó có "
+        "65 xã, thị trấn và 86 cơ quan hành chính, trường học, doanh nghiệp."
+    )
+    assert with_counted_unit(q, "151", s) == "151 cơ quan, đơn vị, doanh nghiệp"
+    assert with_counted_unit(q, "86", s).startswith("86 cơ quan")
+    assert with_counted_unit(q, "151 cơ quan", s) == "151 cơ quan"  # not a bare number
+    assert with_counted_unit(q, "7", s) == "7"  # not in the sentence
+    assert with_counted_unit(analyze("Ai kiểm tra?"), "151", s) == "151"  # not how-many

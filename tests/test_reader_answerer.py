@@ -217,3 +217,19 @@ def test_another_numbered_group_or_a_deputy_office_refuses_despite_a_confident_r
         "Ai là Phó Chủ tịch UBND tỉnh Hà Tĩnh?", ev
     )
     assert not ans.refused and ans.text.startswith("Lê Ngọc Châu [1].")
+
+
+@pytest.mark.parametrize("factoid", [True, False])
+def test_a_bare_number_span_keeps_what_the_question_counts(factoid: bool) -> None:
+    ev = evidence(hit("a", A, 0, len(A), 0))
+    ra = ReaderAnswerer(
+        FakeReader({"a": 0.9}, {"a": "120"}),  # type: ignore[arg-type]
+        ExtractiveAnswerer(threshold=0.0),
+        calibration=ReaderCalibration(threshold=0.5),
+        factoid=factoid,
+    )
+    ans = ra.answer("Quận đã tổ chức bao nhiêu buổi đối thoại với nhân dân?", ev)
+    assert ans.text.startswith("120 buổi đối thoại với nhân dân [1]."), ans.text
+    # not a how-many question: the reader's span (factoid) or the rules' phrase, unchanged
+    ans = ra.answer("Ai là Bí thư Quận ủy Quận 9?", ev)
+    assert ans.text.startswith("120 [1]." if factoid else "Đặng Thị Hồng Liên [1]."), ans.text

@@ -320,6 +320,16 @@ def key_phrase(q: Question, sentence: str) -> str | None:
     return None
 
 
+def with_counted_unit(q: Question, span: str, sentence: str) -> str:
+    """A how-many answer span that is the number alone ("151") keeps what is counted, as
+    the rules read it in the same sentence ("151 cơ quan, đơn vị, doanh nghiệp")."""
+    if q.kind != "how_many" or not _NUM.fullmatch(span.strip()):
+        return span
+    num = span.strip()
+    # the first occurrence of that number, as the reader's span names no offset
+    return next((phrase for n, phrase, _ in _count_phrases(q, sentence) if n == num), span)
+
+
 def _nearest(q: Question, sentence: str, names: list[NameSpan]) -> str | None:
     if not names:
         return None
@@ -332,7 +342,13 @@ def _nearest(q: Question, sentence: str, names: list[NameSpan]) -> str | None:
 
 def _count_phrase(q: Question, sentence: str) -> str | None:
     """'... kiểm tra tại 151 cơ quan, đơn vị, doanh nghiệp, trong đó ...' -> '151 cơ quan, ...'."""
-    best, best_score = None, -1.0
+    best = max(_count_phrases(q, sentence), key=lambda np: np[2], default=None)
+    return best[1] if best else None
+
+
+def _count_phrases(q: Question, sentence: str) -> list[tuple[str, str, float]]:
+    """(number, number + what it counts, score) for each number of ``sentence``."""
+    out = []
     focus = set(q.focus) or set(q.terms)
     asked = _asked_numbers(q)
     for m in _NUM.finditer(sentence):
@@ -356,10 +372,8 @@ def _count_phrase(q: Question, sentence: str) -> str | None:
         phrase = (num + " " + " ".join(words)).strip().rstrip(",;:")
         after = set(q.analyze_text(" ".join(words)))
         before = set(q.analyze_text(sentence[max(0, m.start() - 60) : m.start()]))
-        score = 2 * len(focus & after) + 0.5 * len(set(q.terms) & before)
-        if score > best_score:
-            best, best_score = phrase, score
-    return best
+        out.append((num, phrase, 2 * len(focus & after) + 0.5 * len(set(q.terms) & before)))
+    return out
 
 
 # -- numbered names and offices the question asks about -------------------------------

@@ -43,8 +43,8 @@ from rag.answer.extractive import (
     _display,
     _missing_constraints,
 )
-from rag.answer.phrases import capitalize_first
-from rag.answer.question import analyze, is_open_question
+from rag.answer.phrases import capitalize_first, with_counted_unit
+from rag.answer.question import Question, analyze, is_open_question
 from rag.answer.reader.model import ReaderUnavailable
 from rag.answer.reader.reader import Passage, Reader, Reading
 from rag.types import Answer, Citation, ScoredChunk
@@ -218,7 +218,7 @@ class ReaderAnswerer:
         if open_q:
             parts, cites = self._points(read)
         else:
-            parts, cites = self._factoid(by_answer)
+            parts, cites = self._factoid(q, by_answer)
         answer = Answer(
             question=question,
             text=parts,
@@ -240,11 +240,13 @@ class ReaderAnswerer:
         rd = self.reader.read(query, [passage])[0]
         if rd.span is None or not (best.start <= rd.span[0] and rd.span[1] <= best.end):
             return None
-        return rd.span_text or None
+        return with_counted_unit(analyze(query), rd.span_text, best.text) if rd.span_text else None
 
     # -- building the answer ----------------------------------------------------------
 
-    def _factoid(self, by_answer: list[tuple[ScoredChunk, Reading]]) -> tuple[str, list[Citation]]:
+    def _factoid(
+        self, q: Question, by_answer: list[tuple[ScoredChunk, Reading]]
+    ) -> tuple[str, list[Citation]]:
         best = by_answer[0][1]
         chosen: list[tuple[ScoredChunk, Reading, int, int]] = []
         for hit, rd in by_answer:
@@ -265,6 +267,8 @@ class ReaderAnswerer:
         ]
         parts = [_cite(_display(c.quote), c.n) for c in cites]
         span = best.span_text
+        if span and chosen:
+            span = with_counted_unit(q, span, cites[0].quote)
         if span and chosen and search_key(span) != search_key(cites[0].quote):
             parts.insert(0, _cite(capitalize_first(span), 1))
         return " ".join(parts), cites
