@@ -323,7 +323,9 @@ def test_missing_reranker_model_fails_fast_with_advice():
     t0 = time.time()
     with pytest.raises(RerankerUnavailable, match="reranker"):
         CrossEncoderReranker("khong-co-org/khong-co-model").score("q", ["p"])
-    assert time.time() - t0 < 20
+    # no network retries: a generous bound (importing sentence-transformers on a busy
+    # 2-core machine alone takes 20 s), not a speed claim
+    assert time.time() - t0 < 120
 
 
 @pytest.mark.slow

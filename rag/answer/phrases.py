@@ -327,7 +327,17 @@ def with_counted_unit(q: Question, span: str, sentence: str) -> str:
         return span
     num = span.strip()
     # the first occurrence of that number, as the reader's span names no offset
-    return next((phrase for n, phrase, _ in _count_phrases(q, sentence) if n == num), span)
+    phrase = next((p for n, p, _ in _count_phrases(q, sentence) if n == num), None)
+    if phrase is None:
+        return span
+    # only what the question counts, right after the number: "151 cơ quan, đơn vị, doanh
+    # nghiệp" for "bao nhiêu cơ quan, đơn vị, doanh nghiệp", not "136 lần, cùng với …"
+    words = phrase[len(num) :].split()
+    asked = set(q.asked)
+    hits = [i for i, w in enumerate(words) if set(q.analyze_text(w)) & asked]
+    if not hits or hits[0] != 0:
+        return span
+    return " ".join([num, *words[: hits[-1] + 1]]).rstrip(",;:")
 
 
 def _nearest(q: Question, sentence: str, names: list[NameSpan]) -> str | None:
