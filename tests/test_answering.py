@@ -163,6 +163,25 @@ def test_a_quantity_is_not_a_date_a_decision_number_or_a_duration():
     assert any_quantity(q, "Mô hình đã có ở 12 xã.")
     assert any_quantity(q, "Mô hình đã có ở chín xã.")
     assert any_quantity(analyze("Mô hình đã triển khai được bao lâu?"), s)  # durations count
+    # a number that ends a name counts nothing; one after "có", "đến" ... does
+    assert not any_quantity(q, "Đoàn đã kiểm tra Cụm thi đua 3.")
+    assert any_quantity(q, "Số binh sĩ Hoa Kỳ đông đến 50.000, bằng dân số lãnh thổ.")
+    assert any_quantity(q, "Tại xã Hòa Bình có 215.")
+
+
+def test_how_many_with_only_a_duration_and_a_numbered_name_is_refused():
+    # the near miss: article 001 names no count of "cơ quan"; "cơ sở 6 tháng"
+    # holds the syllable "cơ" next to a duration, "Cụm thi đua 3" a numbered name
+    text = (
+        "Chiều 1/7, tại Quận ủy Quận 9, Đoàn kiểm tra của Ban Dân vận Thành ủy đã kiểm tra về "
+        "công tác dân vận và quy chế dân chủ ở cơ sở 6 tháng đầu năm 2019 đối với Cụm thi đua 3."
+    )
+    answerer = ExtractiveAnswerer(threshold=0.0)
+    hits, texts = [_hit("a", text)], {"a": text}
+    ans = answerer.answer("Quận 9 kiểm tra bao nhiêu cơ quan?", hits, texts)
+    assert ans.refused and "cơ quan" in (ans.notice or "")
+    # asked about time, the duration is a quantity
+    assert not answerer.answer("Quận 9 kiểm tra trong bao nhiêu tháng?", hits, texts).refused
 
 
 def _hit(article_id: str, text: str, rank: int = 0) -> ScoredChunk:

@@ -193,7 +193,7 @@ class ExtractiveAnswerer:
             best is not None
             and q.kind == "how_many"
             and not missing
-            and count_match_score(q, best.text) == 0
+            and count_match_score(q, best.text, counts_only=True) == 0
             and not any_quantity(q, best.text)
         ):
             missing = ["số liệu về " + in_question(q, q.focus or q.terms[:3])]

@@ -150,18 +150,60 @@ def any_quantity(q: Question, sentence: str) -> bool:
     states, not a year or date, not a document number ("quyết định 2898") and not a
     duration ("3 năm") unless the question asks about time ("bao lâu")?"""
     asked = _asked_numbers(q)
-    wants_time = bool(set(q.focus) & _TIME_UNITS) or "bao lâu" in search_key(q.text)
     for m in list(_NUM.finditer(sentence)) + list(_NUM_WORDS.finditer(sentence)):
-        num = m.group(0).strip()
-        if num in asked or re.fullmatch(r"(?:19|20)\d\d", num) or "/" in num:
+        if m.group(0).strip() in asked or _time_not_count(q, sentence, m):
             continue
-        if _DOC_NUMBER.search(sentence[: m.start()]):
-            continue
-        nxt = sentence[m.end() :].split()[:1]
-        if nxt and search_key(nxt[0]) in _TIME_UNITS and not wants_time:
+        if _DOC_NUMBER.search(sentence[: m.start()]) or _numbered_name(sentence, m):
             continue
         return True
     return False
+
+
+_ASKS_TIME = re.compile(
+    r"bao lâu|(?:bao nhiêu|mấy|số) (?:năm|tháng|ngày|tuần|giờ|phút|giây|thế kỷ)"
+    r"|(?:năm|tháng|ngày|thế kỷ) (?:bao nhiêu|mấy|nào)"
+)
+
+
+def _wants_time(q: Question) -> bool:
+    """Does the question ask for a year, a date or a duration ("năm mấy", "bao lâu")?"""
+    return bool(set(q.focus) & _TIME_UNITS) or bool(_ASKS_TIME.search(search_key(q.text)))
+
+
+def _time_not_count(q: Question, sentence: str, m: re.Match[str]) -> bool:
+    """A year or a date (always, ``any_quantity``'s rule), or a duration ("6 tháng") when
+    the question does not ask about time."""
+    if "/" in m.group(0):
+        return True
+    return _year_or_duration(sentence, m) and (_is_year(m) or not _wants_time(q))
+
+
+def _is_year(m: re.Match[str]) -> bool:
+    return bool(re.fullmatch(r"(?:19|20)\d\d", m.group(0).strip()))
+
+
+def _year_or_duration(sentence: str, m: re.Match[str]) -> bool:
+    nxt = sentence[m.end() :].split()[:1]
+    return _is_year(m) or (bool(nxt) and search_key(nxt[0]) in _TIME_UNITS)
+
+
+# words after which a number is a quantity, not the end of a name ("có 215", "đến 50.000")
+_COUNT_WORDS = frozenset((
+    "có", "là", "đạt", "gồm", "được", "với", "tổng", "khoảng", "gần", "hơn", "trên", "dưới",
+    "thêm", "còn", "bằng", "chỉ", "mới", "đến", "tới", "lên", "xuống",
+))  # fmt: skip
+
+
+def _numbered_name(sentence: str, m: re.Match[str]) -> bool:
+    """A number that ends a name ("Cụm thi đua 3.", "Quận 9,"): nothing counted follows it
+    and a capitalized word (not the sentence's first) stands among the 3 words before."""
+    if re.match(r"\s*[^\W\d_]", sentence[m.end() :]):
+        return False
+    before = sentence[: m.start()].split()[-4:]
+    window = before[-3:]
+    if any(search_key(w).strip(":,") in _COUNT_WORDS for w in window):
+        return False  # "... có 215.", "... đông đến 50.000,"
+    return any(w[:1].isupper() for w in (window if len(before) > 3 else window[1:]))
 
 
 def _asked_numbers(q: Question) -> frozenset[str]:
@@ -235,8 +277,10 @@ def article_term_set(accented: bool, text: str) -> frozenset[str]:
     return frozenset(tokens(text) if accented else ascii_tokens(text))
 
 
-def count_match_score(q: Question, sentence: str) -> float:
-    """Share of the counted thing's terms right after a number (1.0: "151 cơ quan ...")."""
+def count_match_score(q: Question, sentence: str, *, counts_only: bool = False) -> float:
+    """Share of the counted thing's terms right after a number (1.0: "151 cơ quan ...").
+    ``counts_only``: years, dates and durations are not numbers that count anything (the
+    "cơ" of "ở cơ sở 6 tháng" is no answer to "bao nhiêu cơ quan")."""
     focus = [t for t in q.focus if t not in q.place_terms][:3]
     before_terms = [t for t in q.terms if t not in q.place_terms]
     if not focus and not before_terms:
@@ -247,6 +291,8 @@ def count_match_score(q: Question, sentence: str) -> float:
         numbers += list(_NUM_WORDS.finditer(sentence))
     for m in numbers:
         if q.percent and "%" not in m.group(0):
+            continue
+        if counts_only and not _wants_time(q) and _year_or_duration(sentence, m):
             continue
         if focus:  # "bao nhiêu cơ quan" -> "151 cơ quan"; "bao nhiêu tuổi" -> "ở tuổi 39"
             after = set(q.analyze_text(" ".join(sentence[m.end() :].split()[:6])))
