@@ -40,9 +40,13 @@ def main() -> int:
     ap.add_argument("--home", type=Path)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--open-chunks", type=int, default=None, help="chunks the reader reads")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="a setting for this run (e.g. reader_precision=int8); repeatable",
+    )  # fmt: skip
     args = ap.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="hoidap-open-"))
-    settings = load_settings(home, env={})
+    settings = load_settings(home, env={}, **dict(kv.split("=", 1) for kv in args.set))
     services = build_services(settings)
     if args.corpus:
         from rag.index.ingest import ingest
