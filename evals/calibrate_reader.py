@@ -13,6 +13,11 @@ of the answerable questions that were answered with a gold answer at ``t = 0``; 
 does, the one with the best refusal F1. Factoid and open questions are calibrated apart
 (open ones only if there are ``--min-open`` of them). Writes
 ``rag/answer/data/reader_calibration.json`` (``--write``), else prints.
+
+``--sentence`` calibrates the shipped default instead (``reader_factoid = false``): rows
+from ``bench/reader.py --rules-for-factoid --out DIR``, where a factoid question's score
+is the reader's answerability of the sentence the rules chose; it is refused at ``t``
+when the rules refused it or that score is under ``t``. Writes ``sentence_threshold``.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class Point:
     f1: float
 
 
-def sweep(rows: list[dict[str, Any]]) -> list[Point]:
+def sweep(rows: list[dict[str, Any]], *, sentence: bool = False) -> list[Point]:
     ans = [r for r in rows if r["answerable"]]
     una = [r for r in rows if not r["answerable"]]
     good = [r for r in ans if r["reader"].get("contains")]
@@ -45,6 +50,8 @@ def sweep(rows: list[dict[str, Any]]) -> list[Point]:
     for t in GRID:
 
         def refused(r: dict[str, Any], t: float = t) -> bool:
+            if sentence:  # the rules' refusal, then the reader's score of their sentence
+                return bool(r["reader"]["refused"]) or r["scores"]["answerable"] < t
             return bool(r["scores"]["missing"]) or r["scores"]["answerable"] < t
 
         tp = sum(refused(r) for r in una)
@@ -76,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loss", type=float, default=0.02)
     ap.add_argument("--min-open", type=int, default=30)
     ap.add_argument("--write", action="store_true", help=f"write {CALIBRATION_FILE.name}")
+    ap.add_argument("--sentence", action="store_true", help="calibrate sentence_threshold")
     args = ap.parse_args(argv)
     rows = [
         json.loads(x)
@@ -86,8 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r for r in rows if r.get("split", "") == args.split]
     factoid = [r for r in rows if not r["scores"]["open"]]
     opened = [r for r in rows if r["scores"]["open"]]
+    if args.sentence:
+        best, why = choose(sweep(factoid, sentence=True), args.precision, args.loss)
+        cal: dict[str, Any] = {
+            "sentence_threshold": best.threshold,
+            "sentence": {**best.__dict__, "questions": len(factoid), "rule": why,
+                         "tuned_on": [d.name for d in args.dumps], "split": args.split},
+        }  # fmt: skip
+        return _emit(cal, args.write)
     best, why = choose(sweep(factoid), args.precision, args.loss)
-    cal: dict[str, Any] = {
+    cal = {
         "threshold": best.threshold,
         "tuned_on": [d.name for d in args.dumps],
         "split": args.split,
@@ -98,9 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         ob, owhy = choose(sweep(opened), args.precision, args.loss)
         cal["open_threshold"] = ob.threshold
         cal["open"] = {**ob.__dict__, "questions": len(opened), "rule": owhy}
-    text = json.dumps(cal, indent=2, ensure_ascii=False)
-    print(text)
-    if args.write:
+    return _emit(cal, args.write)
+
+
+def _emit(cal: dict[str, Any], write: bool) -> int:
+    print(json.dumps(cal, indent=2, ensure_ascii=False))
+    if write:
         old = (
             json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
             if CALIBRATION_FILE.is_file()

@@ -233,3 +233,23 @@ def test_a_bare_number_span_keeps_what_the_question_counts(factoid: bool) -> Non
     # not a how-many question: the reader's span (factoid) or the rules' phrase, unchanged
     ans = ra.answer("Ai là Bí thư Quận ủy Quận 9?", ev)
     assert ans.text.startswith("120 [1]." if factoid else "Đặng Thị Hồng Liên [1]."), ans.text
+
+
+def test_with_factoid_off_the_reader_can_refuse_the_rules_sentence() -> None:
+    ev = evidence(hit("a", A, 0, len(A), 0))
+    reader = FakeReader({"a": 0.1}, {"a": "Đặng Thị Hồng Liên"})
+
+    def ra(sentence_threshold: float) -> ReaderAnswerer:
+        cal = ReaderCalibration(threshold=0.5, sentence_threshold=sentence_threshold)
+        return ReaderAnswerer(
+            reader,  # type: ignore[arg-type]
+            ExtractiveAnswerer(threshold=0.0),
+            calibration=cal,
+            factoid=False,
+        )
+
+    answered, scores = ra(0.0).answer_scored("Ai là Bí thư Quận ủy Quận 9?", ev)
+    assert not answered.refused and scores.answerable == pytest.approx(0.1)
+    refused, _ = ra(0.3).answer_scored("Ai là Bí thư Quận ủy Quận 9?", ev)
+    assert refused.refused and refused.answerer == "extractive"
+    assert refused.text.startswith("Không tìm thấy") and "Bài a" in refused.text

@@ -12,8 +12,9 @@ scores a window of whole sentences each. Then:
   each cited once, near-duplicates dropped, in article then reading order;
 * with ``factoid=False`` (the default setting ``reader_factoid = false``) factoid questions
   get the rule-based answer (label "extractive") led by the reader's answer phrase inside
-  the sentence the rules chose (``_lead_phrase``: that sentence alone is read); the reader
-  answers open questions;
+  the sentence the rules chose (``_lead_phrase``: that sentence alone is read), refused
+  when the reader scores that sentence under ``sentence_threshold`` (0, off, as shipped:
+  see ``reader_calibration.json``); the reader answers open questions;
 * **refusal** when the best answerability is under the calibrated threshold
   (``rag/answer/data/reader_calibration.json``, written by ``evals/calibrate_reader.py``)
   or the question names a year, number or place the best article lacks (the extractive
@@ -75,6 +76,9 @@ class ReaderCalibration:
     # ``max_chunks`` only when none of them reaches ``confident`` answerability.
     first_chunks: int = 2  # 0: read all at once
     confident: float = 0.9
+    # ``factoid=False``: the rules' answer is refused when the reader, reading the rules'
+    # sentence alone, gives it an answerability under this (0: never)
+    sentence_threshold: float = 0.0
     source: str = "defaults"
 
     @staticmethod
@@ -185,11 +189,12 @@ class ReaderAnswerer:
             or not evidence.hits
             or not (self.factoid or is_open_question(query, q.kind))
         ):
-            lead = None if q.published or not evidence.hits else self._lead_phrase
-            ans = self.fallback.answer(
-                question, evidence.hits, evidence.texts, standalone_query=query, lead=lead
-            )
-            return ans, NO_SCORES
+            if q.published or not evidence.hits:
+                ans = self.fallback.answer(
+                    question, evidence.hits, evidence.texts, standalone_query=query
+                )
+                return ans, NO_SCORES
+            return self._rules_with_phrase(question, query, evidence, t0)
         read = self.readings(query, evidence)
         t_read = (time.perf_counter() - t0) * 1000
         if not read:
@@ -231,13 +236,44 @@ class ReaderAnswerer:
         )
         return answer, scores
 
-    def _lead_phrase(self, query: str, best: Candidate, texts: Mapping[str, str]) -> str | None:
+    def _rules_with_phrase(
+        self, question: str, query: str, evidence: Evidence, t0: float
+    ) -> tuple[Answer, ReaderScores]:
+        """Factoid questions with ``factoid=False``: the rules' answer led by the reader's
+        phrase, refused when the reader finds the rules' sentence unanswerable
+        (``sentence_threshold``)."""
+        read: list[Reading] = []
+
+        def lead(q: str, best: Candidate, texts: Mapping[str, str]) -> str | None:
+            return self._lead_phrase(q, best, texts, read)
+
+        ans = self.fallback.answer(
+            question, evidence.hits, evidence.texts, standalone_query=query, lead=lead
+        )
+        if not read:
+            return ans, NO_SCORES
+        scores = ReaderScores(read[0].answerable, False, (), ())
+        if not ans.refused and read[0].answerable < self.cal.sentence_threshold:
+            refusal = self._refuse(question, query, evidence, t0, [])
+            refusal.answerer = self.fallback.label
+            return refusal, scores
+        return ans, scores
+
+    def _lead_phrase(
+        self,
+        query: str,
+        best: Candidate,
+        texts: Mapping[str, str],
+        read: list[Reading] | None = None,
+    ) -> str | None:
         """The reader's answer span inside the sentence the rules chose (factoid questions
         with ``factoid=False``): the rules pick the sentence, the reader the phrase. One
-        short window (the sentence alone) is read."""
+        short window (the sentence alone) is read; its reading is appended to ``read``."""
         aid = best.hit.chunk.article_id
         passage = Passage(best.hit.chunk.id, aid, texts[aid], best.start, best.end)
         rd = self.reader.read(query, [passage])[0]
+        if read is not None:
+            read.append(rd)
         if rd.span is None or not (best.start <= rd.span[0] and rd.span[1] <= best.end):
             return None
         return with_counted_unit(analyze(query), rd.span_text, best.text) if rd.span_text else None
