@@ -131,7 +131,13 @@ def test_answers_during_reingest_never_mix_two_versions(tmp_path):
     ]
     for t in threads:
         t.start()
-    time.sleep(12)
+    # at least 12 s, then until enough answers overlapped enough ingests (a count, not a
+    # speed: a busy 2-core machine answers fewer questions per second with the reader)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 180 and not errors:
+        time.sleep(1)
+        if time.monotonic() - t0 >= 12 and ingests >= 5 and len(answers) >= 30:
+            break
     stop.set()
     for t in threads:
         t.join(timeout=60)
