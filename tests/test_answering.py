@@ -392,3 +392,21 @@ def test_a_bare_number_keeps_the_unit_of_that_number_not_of_the_best_one():
     assert with_counted_unit(q, "151 cơ quan", s) == "151 cơ quan"  # not a bare number
     assert with_counted_unit(q, "7", s) == "7"  # not in the sentence
     assert with_counted_unit(analyze("Ai kiểm tra?"), "151", s) == "151"  # not how-many
+
+
+def test_a_named_unit_or_an_area_the_sentence_lacks_is_missing():
+    from rag.answer.phrases import unit_missing
+
+    s = "Toàn tỉnh có 63.021 ha cây ăn quả, sản lượng năm 2019 đạt 410.000 tấn."
+    q = analyze("Kim ngạch xuất khẩu nông sản của Sơn La năm 2019 đạt bao nhiêu triệu USD?")
+    assert unit_missing(q, s) == ["số liệu tính bằng USD"]
+    assert unit_missing(analyze("Sản lượng năm 2019 đạt bao nhiêu tấn?"), s) == []
+    assert unit_missing(analyze("Diện tích cây ăn quả là bao nhiêu?"), s) == []
+    height = "Các bụi cây cà phê Arabica thường có chiều cao từ 2,5 - 4,5m."
+    q = analyze("Diện tích cây cà phê của tỉnh Sơn La là bao nhiêu?")
+    assert unit_missing(q, height) == ["số liệu diện tích (ha, m², km²)"]
+    assert unit_missing(q, "Diện tích là 1,200km2.") == []  # a unit glued to the number
+    # a share of an area is not an area
+    assert unit_missing(analyze("Rừng chiếm bao nhiêu phần trăm diện tích?"), height) == []
+    # "ha" is a word, not the letters of "khai"
+    assert unit_missing(analyze("Có bao nhiêu ha?"), "Đã khai thác 12 mỏ.") != []

@@ -45,6 +45,7 @@ from rag.answer.phrases import (
     key_phrase,
     other_numbered,
     sentence_spans,
+    unit_missing,
 )
 from rag.answer.question import Question, analyze, place_key
 from rag.answer.texts import REFUSAL
@@ -197,6 +198,8 @@ class ExtractiveAnswerer:
             and not any_quantity(q, best.text)
         ):
             missing = ["số liệu về " + in_question(q, q.focus or q.terms[:3])]
+        if best is not None and q.kind == "how_many" and not missing:
+            missing = unit_missing(q, best.text)
         if best is None or best.evidence < self.threshold or missing:
             return self._refuse(question, query, retrieved, t0, best, missing)
 

@@ -206,6 +206,34 @@ def _numbered_name(sentence: str, m: re.Match[str]) -> bool:
     return any(w[:1].isupper() for w in (window if len(before) > 3 else window[1:]))
 
 
+# "bao nhiêu (triệu) tấn / ha / USD / km": the sentence must give the unit (or a near one)
+_W = r"(?<![^\W\d])(?:{})(?!\w)"  # a whole word, digits allowed before it ("63.021ha")
+_UNITS = {
+    "tấn": _W.format("tấn"), "ha": _W.format("ha|héc-ta|hecta|hécta"),
+    "héc-ta": _W.format("ha|héc-ta|hecta|hécta"), "hecta": _W.format("ha|héc-ta|hecta|hécta"),
+    "usd": _W.format("usd|đô la") + r"|\$", "km": _W.format("km|ki-lô-mét|cây số|m|mét|dặm"),
+}  # fmt: skip
+_UNIT_NAMES = {"usd": "USD", "ha": "ha", "km": "km"}
+_AREA = re.compile(
+    r"(?<![^\W\d])(?:ha|héc-ta|hecta|hécta|m2|km2|mẫu|sào|mét vuông|km vuông|ki-lô-mét vuông"
+    r"|dặm vuông)(?!\w)|m²|km²"
+)
+
+
+def unit_missing(q: Question, sentence: str) -> list[str]:
+    """What a how-many answer lacks when the question names its unit ("bao nhiêu triệu
+    USD") or asks for an area ("diện tích … là bao nhiêu") and ``sentence`` gives neither
+    that unit nor an area unit: "… đạt 410.000 tấn" does not answer "bao nhiêu USD"."""
+    qk, sk = search_key(q.text), search_key(sentence)
+    m = re.search(r"(?:bao nhiêu|mấy)\s+(?:triệu |tỷ |nghìn )?(\w+(?:-\w+)?)", qk)
+    if m and m.group(1) in _UNITS and not re.search(_UNITS[m.group(1)], sk):
+        return ["số liệu tính bằng " + _UNIT_NAMES.get(m.group(1), m.group(1))]
+    share = re.search(r"phần trăm|%|phần|tỷ lệ|tỉ lệ", qk)  # a share of an area, not one
+    if "diện tích" in qk and not share and not _AREA.search(sk) and "%" not in sk:
+        return ["số liệu diện tích (ha, m², km²)"]
+    return []
+
+
 def _asked_numbers(q: Question) -> frozenset[str]:
     return frozenset(re.findall(r"\d+(?:[.,]\d+)*", q.text))
 
