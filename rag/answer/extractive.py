@@ -190,16 +190,13 @@ class ExtractiveAnswerer:
         if q.published and retrieved:
             return self._published(question, query, retrieved, texts, t0)
         missing = _missing_constraints(q, best, texts, self.idf) if best else []
-        if (
-            best is not None
-            and q.kind == "how_many"
-            and not missing
-            and count_match_score(q, best.text, counts_only=True) == 0
-            and not any_quantity(q, best.text)
-        ):
-            missing = ["số liệu về " + in_question(q, q.focus or q.terms[:3])]
         if best is not None and q.kind == "how_many" and not missing:
-            missing = unit_missing(q, best.text)
+            if count_match_score(q, best.text, counts_only=True) == 0 and not any_quantity(
+                q, best.text
+            ):
+                missing = ["số liệu về " + in_question(q, q.focus or q.terms[:3])]
+            else:
+                missing = unit_missing(q, best.text)
         if best is None or best.evidence < self.threshold or missing:
             return self._refuse(question, query, retrieved, t0, best, missing)
 

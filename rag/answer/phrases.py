@@ -150,8 +150,11 @@ def any_quantity(q: Question, sentence: str) -> bool:
     states, not a year or date, not a document number ("quyết định 2898") and not a
     duration ("3 năm") unless the question asks about time ("bao lâu")?"""
     asked = _asked_numbers(q)
+    wants_time = _wants_time(q)
     for m in list(_NUM.finditer(sentence)) + list(_NUM_WORDS.finditer(sentence)):
-        if m.group(0).strip() in asked or _time_not_count(q, sentence, m):
+        if m.group(0).strip() in asked or "/" in m.group(0) or _is_year(m):
+            continue  # a number the question states, a date, a year
+        if _is_duration(sentence, m) and not wants_time:
             continue
         if _DOC_NUMBER.search(sentence[: m.start()]) or _numbered_name(sentence, m):
             continue
@@ -170,21 +173,14 @@ def _wants_time(q: Question) -> bool:
     return bool(set(q.focus) & _TIME_UNITS) or bool(_ASKS_TIME.search(search_key(q.text)))
 
 
-def _time_not_count(q: Question, sentence: str, m: re.Match[str]) -> bool:
-    """A year or a date (always, ``any_quantity``'s rule), or a duration ("6 tháng") when
-    the question does not ask about time."""
-    if "/" in m.group(0):
-        return True
-    return _year_or_duration(sentence, m) and (_is_year(m) or not _wants_time(q))
-
-
 def _is_year(m: re.Match[str]) -> bool:
     return bool(re.fullmatch(r"(?:19|20)\d\d", m.group(0).strip()))
 
 
-def _year_or_duration(sentence: str, m: re.Match[str]) -> bool:
+def _is_duration(sentence: str, m: re.Match[str]) -> bool:
+    """The number is followed by a unit of time ("6 tháng")."""
     nxt = sentence[m.end() :].split()[:1]
-    return _is_year(m) or (bool(nxt) and search_key(nxt[0]) in _TIME_UNITS)
+    return bool(nxt) and search_key(nxt[0]) in _TIME_UNITS
 
 
 # words after which a number is a quantity, not the end of a name ("có 215", "đến 50.000")
@@ -208,15 +204,15 @@ def _numbered_name(sentence: str, m: re.Match[str]) -> bool:
 
 # "bao nhiêu (triệu) tấn / ha / USD / km": the sentence must give the unit (or a near one)
 _W = r"(?<![^\W\d])(?:{})(?!\w)"  # a whole word, digits allowed before it ("63.021ha")
+_HA = "ha|héc-ta|hecta|hécta"
 _UNITS = {
-    "tấn": _W.format("tấn"), "ha": _W.format("ha|héc-ta|hecta|hécta"),
-    "héc-ta": _W.format("ha|héc-ta|hecta|hécta"), "hecta": _W.format("ha|héc-ta|hecta|hécta"),
-    "usd": _W.format("usd|đô la") + r"|\$", "km": _W.format("km|ki-lô-mét|cây số|m|mét|dặm"),
+    "tấn": _W.format("tấn"), "ha": _W.format(_HA), "héc-ta": _W.format(_HA),
+    "hecta": _W.format(_HA), "usd": _W.format("usd|đô la") + r"|\$",
+    "km": _W.format("km|ki-lô-mét|cây số|m|mét|dặm"),
 }  # fmt: skip
 _UNIT_NAMES = {"usd": "USD", "ha": "ha", "km": "km"}
 _AREA = re.compile(
-    r"(?<![^\W\d])(?:ha|héc-ta|hecta|hécta|m2|km2|mẫu|sào|mét vuông|km vuông|ki-lô-mét vuông"
-    r"|dặm vuông)(?!\w)|m²|km²"
+    _W.format(_HA + "|m2|km2|mẫu|sào|mét vuông|km vuông|ki-lô-mét vuông|dặm vuông") + "|m²|km²"
 )
 
 
@@ -314,13 +310,14 @@ def count_match_score(q: Question, sentence: str, *, counts_only: bool = False) 
     if not focus and not before_terms:
         return 0.0
     best = 0.0
+    wants_time = counts_only and _wants_time(q)
     numbers = list(_NUM.finditer(sentence))
     if not q.percent:
         numbers += list(_NUM_WORDS.finditer(sentence))
     for m in numbers:
         if q.percent and "%" not in m.group(0):
             continue
-        if counts_only and not _wants_time(q) and _year_or_duration(sentence, m):
+        if counts_only and not wants_time and (_is_year(m) or _is_duration(sentence, m)):
             continue
         if focus:  # "bao nhiêu cơ quan" -> "151 cơ quan"; "bao nhiêu tuổi" -> "ở tuổi 39"
             after = set(q.analyze_text(" ".join(sentence[m.end() :].split()[:6])))

@@ -194,7 +194,7 @@ class ReaderAnswerer:
                     question, evidence.hits, evidence.texts, standalone_query=query
                 )
                 return ans, NO_SCORES
-            return self._rules_with_phrase(question, query, evidence, t0)
+            return self._rules_with_phrase(question, query, q, evidence, t0)
         read = self.readings(query, evidence)
         t_read = (time.perf_counter() - t0) * 1000
         if not read:
@@ -237,14 +237,14 @@ class ReaderAnswerer:
         return answer, scores
 
     def _rules_with_phrase(
-        self, question: str, query: str, evidence: Evidence, t0: float
+        self, question: str, query: str, q: Question, evidence: Evidence, t0: float
     ) -> tuple[Answer, ReaderScores]:
         """Factoid questions with ``factoid=False``: the rules' answer led by the reader's
         phrase, refused when the reader finds the rules' sentence unanswerable
         (``sentence_threshold``)."""
         read: list[Reading] = []
 
-        def lead(q: str, best: Candidate, texts: Mapping[str, str]) -> str | None:
+        def lead(_query: str, best: Candidate, texts: Mapping[str, str]) -> str | None:
             return self._lead_phrase(q, best, texts, read)
 
         ans = self.fallback.answer(
@@ -254,29 +254,22 @@ class ReaderAnswerer:
             return ans, NO_SCORES
         scores = ReaderScores(read[0].answerable, False, (), ())
         if not ans.refused and read[0].answerable < self.cal.sentence_threshold:
-            refusal = self._refuse(question, query, evidence, t0, [])
-            refusal.answerer = self.fallback.label
-            return refusal, scores
+            return self.fallback._refuse(question, query, evidence.hits, t0, None, []), scores
         return ans, scores
 
     def _lead_phrase(
-        self,
-        query: str,
-        best: Candidate,
-        texts: Mapping[str, str],
-        read: list[Reading] | None = None,
+        self, q: Question, best: Candidate, texts: Mapping[str, str], read: list[Reading]
     ) -> str | None:
         """The reader's answer span inside the sentence the rules chose (factoid questions
         with ``factoid=False``): the rules pick the sentence, the reader the phrase. One
         short window (the sentence alone) is read; its reading is appended to ``read``."""
         aid = best.hit.chunk.article_id
         passage = Passage(best.hit.chunk.id, aid, texts[aid], best.start, best.end)
-        rd = self.reader.read(query, [passage])[0]
-        if read is not None:
-            read.append(rd)
+        rd = self.reader.read(q.text, [passage])[0]
+        read.append(rd)
         if rd.span is None or not (best.start <= rd.span[0] and rd.span[1] <= best.end):
             return None
-        return with_counted_unit(analyze(query), rd.span_text, best.text) if rd.span_text else None
+        return with_counted_unit(q, rd.span_text, best.text) if rd.span_text else None
 
     # -- building the answer ----------------------------------------------------------
 
@@ -302,11 +295,10 @@ class ReaderAnswerer:
             _citation(n, h, rd.passage.text, a, b) for n, (h, rd, a, b) in enumerate(chosen, 1)
         ]
         parts = [_cite(_display(c.quote), c.n) for c in cites]
-        span = best.span_text
-        if span and chosen:
-            span = with_counted_unit(q, span, cites[0].quote)
-        if span and chosen and search_key(span) != search_key(cites[0].quote):
-            parts.insert(0, _cite(capitalize_first(span), 1))
+        if best.span_text and chosen:
+            span = with_counted_unit(q, best.span_text, cites[0].quote)
+            if search_key(span) != search_key(cites[0].quote):
+                parts.insert(0, _cite(capitalize_first(span), 1))
         return " ".join(parts), cites
 
     def _points(self, read: list[tuple[ScoredChunk, Reading]]) -> tuple[str, list[Citation]]:
