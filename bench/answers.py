@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bench.offline  # noqa: E402, F401 - sets the environment before the models load
-from bench.common import contains, percentile, rss_mb  # noqa: E402
+from bench.common import add_set_option, contains, percentile, rss_mb, set_overrides  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.types import Turn  # noqa: E402
@@ -46,12 +46,9 @@ def main() -> int:
     ap.add_argument("--index")
     ap.add_argument("--threshold", type=float, help="override the calibrated refusal threshold")
     ap.add_argument("--out", help="write per-question rows here (JSONL)")
-    ap.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE",
-        help="a setting for this run (e.g. reader_factoid=true); repeatable",
-    )  # fmt: skip
+    add_set_option(ap)
     args = ap.parse_args()
-    overrides = dict(kv.split("=", 1) for kv in args.set)
+    overrides = set_overrides(args)
 
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="hoidap-answers-"))
     settings = load_settings(home, env={}, index=args.index, **overrides)

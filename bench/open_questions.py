@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bench.offline  # noqa: E402, F401 - sets the environment before the models load
-from bench.common import percentile  # noqa: E402
+from bench.common import add_set_option, percentile, set_overrides  # noqa: E402
 from evals.metrics import contains, key_point_recall  # noqa: E402
 from evals.stats import mean_ci, paired_bootstrap  # noqa: E402
 from rag.services import build_services  # noqa: E402
@@ -40,13 +40,10 @@ def main() -> int:
     ap.add_argument("--home", type=Path)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--open-chunks", type=int, default=None, help="chunks the reader reads")
-    ap.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE",
-        help="a setting for this run (e.g. reader_precision=int8); repeatable",
-    )  # fmt: skip
+    add_set_option(ap)
     args = ap.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="hoidap-open-"))
-    settings = load_settings(home, env={}, **dict(kv.split("=", 1) for kv in args.set))
+    settings = load_settings(home, env={}, **set_overrides(args))
     services = build_services(settings)
     if args.corpus:
         from rag.index.ingest import ingest
