@@ -76,12 +76,13 @@ def run_set(
     factoid: bool = True,
     precision: str = "auto",
     first_chunks: int | None = None,
+    offset: int = 0,
 ) -> dict[str, Any]:
     name, qpath, cpath = set_paths(arg)
     settings = prepare(name, cpath, home)
     settings = dataclasses.replace(settings, reader_factoid=factoid, reader_precision=precision)
     services = build_services(settings)
-    questions = read_jsonl(qpath)[: limit or None]
+    questions = read_jsonl(qpath)[offset:][: limit or None]
     ext = services.extractive
     rdr = services.reader_answerer
     assert isinstance(rdr, ReaderAnswerer)
@@ -157,6 +158,7 @@ def main() -> int:
     ap.add_argument("sets", nargs="+", help="shared QA set paths (prefix, .jsonl or contexts)")
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--offset", type=int, default=0, help="skip this many questions first")
     ap.add_argument("--out", type=Path, default=None, help="folder for dumps and the summary")
     ap.add_argument(
         "--uncalibrated", action="store_true",
@@ -182,7 +184,7 @@ def main() -> int:
         s = run_set(
             arg, args.home, args.limit, dump, args.uncalibrated,
             factoid=not args.rules_for_factoid, precision=args.precision,
-            first_chunks=args.first_chunks,
+            first_chunks=args.first_chunks, offset=args.offset,
         )  # fmt: skip
         print(json.dumps(s, ensure_ascii=False), flush=True)
         summaries.append(s)

@@ -404,7 +404,7 @@ def test_a_named_unit_or_an_area_the_sentence_lacks_is_missing():
     assert unit_missing(analyze("Diện tích cây ăn quả là bao nhiêu?"), s) == []
     height = "Các bụi cây cà phê Arabica thường có chiều cao từ 2,5 - 4,5m."
     q = analyze("Diện tích cây cà phê của tỉnh Sơn La là bao nhiêu?")
-    assert unit_missing(q, height) == ["số liệu diện tích (ha, m², km²)"]
+    assert unit_missing(q, height) == ["số liệu về diện tích (ha, m², km²)"]
     assert unit_missing(q, "Diện tích là 1,200km2.") == []  # a unit glued to the number
     # a share of an area is not an area
     assert unit_missing(analyze("Rừng chiếm bao nhiêu phần trăm diện tích?"), height) == []

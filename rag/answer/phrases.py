@@ -226,7 +226,7 @@ def unit_missing(q: Question, sentence: str) -> list[str]:
         return ["số liệu tính bằng " + _UNIT_NAMES.get(m.group(1), m.group(1))]
     share = re.search(r"phần trăm|%|phần|tỷ lệ|tỉ lệ", qk)  # a share of an area, not one
     if "diện tích" in qk and not share and not _AREA.search(sk) and "%" not in sk:
-        return ["số liệu diện tích (ha, m², km²)"]
+        return ["số liệu về diện tích (ha, m², km²)"]
     return []
 
 
