@@ -56,6 +56,9 @@ class Settings:
     min_free_mb: int = 100
     # A second ingest/delete of the same index waits this long for the first, then gives up.
     ingest_wait_s: float = 600.0
+    # BM25 segment merges larger than this many chunks run in a background thread after an
+    # upload instead of inside it (rag.index.index.Index.merge_bm25).
+    bm25_inline_merge_docs: int = 20000
     # Chroma server ("http://127.0.0.1:8000"); empty = local PersistentClient in the index folder.
     chroma_url: str = ""
     # PostgreSQL for the catalog ("postgresql://USER@HOST:5432/DB"; needs chroma_url): replicas
@@ -163,8 +166,10 @@ class Settings:
             raise SettingsError(
                 "llm_max_tokens and llm_max_passages must be >= 1, llm_max_passage_chars >= 100"
             )
-        if self.min_free_mb < 0 or self.ingest_wait_s < 0:
-            raise SettingsError("min_free_mb and ingest_wait_s must be >= 0")
+        if self.min_free_mb < 0 or self.ingest_wait_s < 0 or self.bm25_inline_merge_docs < 0:
+            raise SettingsError(
+                "min_free_mb, ingest_wait_s and bm25_inline_merge_docs must be >= 0"
+            )
         if self.llm_timeout_s <= 0 or self.max_question_chars < 10:
             raise SettingsError("llm_timeout_s must be > 0 and max_question_chars >= 10")
         if not 0 < self.web_port < 65536 or self.max_upload_mb < 1 or self.web_concurrency < 1:

@@ -6,7 +6,9 @@ replacing or deleting an article appends one small segment and tombstones the ar
 old chunks, so it costs what the article costs; scores are computed at query time from
 the live chunks of all segments (global N, average length and document frequency), so
 they equal those of a fresh build over the same chunks. ``compacted`` merges segments
-(tiered, amortised O(log n) rewrites per chunk) and drops tombstones.
+(tiered, amortised O(log n) rewrites per chunk) and drops tombstones; with a cap, the
+larger merges wait, and ``merge_onto`` puts a merge made meanwhile (in the background,
+while uploads went on) into the index's current state.
 Tokens come from ``corpus.text.tokens`` (NFC, one tone-mark placement, lower case), for the
 index and for queries alike.
 
@@ -37,7 +39,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -60,6 +62,17 @@ class BM25Missing(BM25Corrupt):
 
 class BM25Outdated(BM25Missing):
     """The BM25 files were written in the previous layout (one precomputed matrix)."""
+
+
+class MergeGroup(NamedTuple):
+    """Segment positions that become one segment; ``rewrite``: merge even a single one."""
+
+    positions: tuple[int, ...]
+    rewrite: bool
+
+    @property
+    def merges(self) -> bool:
+        return self.rewrite or len(self.positions) > 1
 
 
 def article_of(chunk_id: str) -> str:
@@ -343,31 +356,90 @@ class BM25Index:
             live.append(np.ones(len(added), bool))
         return BM25Index(segs, live, self.analyzer, k1=self.k1, b=self.b)
 
-    def compacted(self) -> BM25Index:
-        """Merge segments so that few remain (tiered: the newest segments merge while one
-        holds at least half the live documents of the one before it), and rewrite any
-        segment that is more than 30% tombstones. Cost: what is merged, amortised
-        O(log n) rewrites per document."""
-        parts = [(s, m) for s, m in zip(self.segments, self.live, strict=True)]
-        out: list[tuple[Segment, np.ndarray]] = []
-        for seg, mask in parts:
+    def merge_plan(self, max_docs: int | None = None) -> tuple[list[MergeGroup], bool]:
+        """The tiered policy as groups of segment positions, one group per output segment
+        (segments without live documents are left out): the newest segments merge while
+        one holds at least half the live documents of the one before it (or more than 12
+        remain), and a segment more than 30% tombstones is rewritten. Merges whose result
+        would hold more than ``max_docs`` live documents are deferred (``True`` second)."""
+        out: list[tuple[list[int], int, bool]] = []  # positions, live documents, rewrite
+        deferred = False
+        for pos, (seg, mask) in enumerate(zip(self.segments, self.live, strict=True)):
             n_live = int(mask.sum())
             if n_live == 0:
                 continue
-            if n_live < 0.7 * len(seg):
-                seg = Segment.merge([(seg, mask)])
-                mask = np.ones(len(seg), bool)
-            out.append((seg, mask))
-            while len(out) > 1 and (
-                2 * int(out[-1][1].sum()) >= int(out[-2][1].sum()) or len(out) > 12
-            ):
-                merged = Segment.merge([out[-2], out[-1]])
-                out[-2:] = [(merged, np.ones(len(merged), bool))]
-        if [s for s, _ in out] == list(self.segments):
+            rewrite = n_live < 0.7 * len(seg)
+            if rewrite and max_docs is not None and n_live > max_docs:
+                rewrite, deferred = False, True
+            out.append(([pos], n_live, rewrite))
+            while len(out) > 1 and (2 * out[-1][1] >= out[-2][1] or len(out) > 12):
+                n = out[-2][1] + out[-1][1]
+                if max_docs is not None and n > max_docs:
+                    deferred = True
+                    break
+                out[-2:] = [(out[-2][0] + out[-1][0], n, True)]
+        return [MergeGroup(tuple(p), rw) for p, _, rw in out], deferred
+
+    def merge_groups(self, groups: Sequence[MergeGroup]) -> list[tuple[MergeGroup, Segment]]:
+        """Run the merges of ``groups`` (those with ``merges``): each with its new segment."""
+        return [
+            (g, Segment.merge([(self.segments[p], self.live[p]) for p in g.positions]))
+            for g in groups
+            if g.merges
+        ]
+
+    def compacted(self, max_docs: int | None = None) -> BM25Index:
+        """This index after ``merge_plan(max_docs)``: few segments, no segment mostly
+        tombstones. Cost: what is merged, amortised O(log n) rewrites per document; with
+        ``max_docs``, no single merge larger than that (the rest waits for ``merge_onto``)."""
+        groups, _ = self.merge_plan(max_docs)
+        if len(groups) == len(self.segments) and not any(g.merges for g in groups):
             return self
-        return BM25Index(
-            [s for s, _ in out], [m for _, m in out], self.analyzer, k1=self.k1, b=self.b
-        )
+        merged = dict(self.merge_groups(groups))
+        segs, live = [], []
+        for g in groups:
+            if g in merged:
+                segs.append(merged[g])
+                live.append(np.ones(len(merged[g]), bool))
+            else:
+                segs.append(self.segments[g.positions[0]])
+                live.append(self.live[g.positions[0]])
+        return BM25Index(segs, live, self.analyzer, k1=self.k1, b=self.b)
+
+    def merge_onto(
+        self, done: Sequence[tuple[MergeGroup, Segment]], current: BM25Index
+    ) -> BM25Index | None:
+        """``current`` with the merges ``done`` on this index (an older state of it) put in:
+        for a merge made in the background while uploads went on. Documents tombstoned
+        since the merge stay tombstoned; segments added since stay as they are. None when
+        ``current`` no longer holds a merged segment (another writer merged or rebuilt)."""
+        where = {s.name: i for i, s in enumerate(current.segments) if s.name}
+        replace: dict[int, tuple[Segment, np.ndarray]] = {}
+        skip: set[int] = set()
+        for g, merged in done:
+            names = [self.segments[p].name for p in g.positions]
+            if not all(n and n in where for n in names):
+                return None
+            at = [where[n] for n in names]
+            if at != sorted(at) or any(
+                current.live[i].any() for i in range(at[0], at[-1] + 1) if i not in at
+            ):
+                return None
+            # the merged segment holds, in order, the documents live when it was made
+            mask = np.concatenate(
+                [current.live[i][self.live[p]] for i, p in zip(at, g.positions, strict=True)]
+            )
+            replace[at[0]] = (merged, mask)
+            skip.update(range(at[0] + 1, at[-1] + 1))
+        segs, live = [], []
+        for i, (seg, mask) in enumerate(zip(current.segments, current.live, strict=True)):
+            if i in replace:
+                segs.append(replace[i][0])
+                live.append(replace[i][1])
+            elif i not in skip:
+                segs.append(seg)
+                live.append(mask)
+        return BM25Index(segs, live, current.analyzer, k1=current.k1, b=current.b)
 
 
 # -- persistence ---------------------------------------------------------------------

@@ -15,6 +15,9 @@ catalog lists but Chroma lacks). The BM25 segments are derived from the catalog 
 up with its change log (the ``changes`` table, written in the same transaction as the
 chunks); a damaged one (checksum, manifest or load failure), one whose live chunk count
 differs from the catalog's, or one in the previous layout is rebuilt from the catalog.
+An upload merges segments only up to ``bm25_inline_merge_docs`` chunks; larger merges run
+in a background thread (``merge_bm25``) and are put in under the BM25 folder's lock, so an
+upload's cost does not include them; ``close`` waits for them.
 
 One writer at a time: ``writer_lock`` (an flock on ``write.lock``) serialises ingests and
 deletes across processes; a second writer waits up to ``wait_s`` with a message, then
@@ -212,6 +215,7 @@ class Index:
         self._bm25: dict[str, tuple[BM25Index, int]] = {}
         self._bm25_lock = threading.Lock()
         self._segments: dict[str, dict[str, Segment]] = {}  # analyzer -> loaded, by file
+        self._merging: dict[str, threading.Thread] = {}  # analyzer -> background merge
         stored = self.catalog.get_meta("model_id")
         if stored is None:
             self.catalog.set_meta("model_id", model_id)
@@ -228,8 +232,11 @@ class Index:
             raise IndexMismatch(f"{self.dir} holds {stored}-d vectors; the embedder gives {dim}")
 
     def close(self) -> None:
-        """Close the catalog's connections (what opens an Index closes it; a later call
-        reconnects). The vector store holds no connection of its own to close."""
+        """Wait for background BM25 merges, then close the catalog's connections (what
+        opens an Index closes it; a later call reconnects). The vector store holds no
+        connection of its own to close."""
+        for thread in list(self._merging.values()):
+            thread.join()
         self.catalog.close()
 
     def __enter__(self) -> Index:
@@ -398,7 +405,62 @@ class Index:
                 idx, gen = self._sync_bm25(folder, analyzer, cached, write=False)
             self._bm25[analyzer] = (idx, gen)
             self._segments[analyzer] = {s.name: s for s in idx.segments if s.name}
+            saved = all(s.name for s in idx.segments)
+            if saved and any(g.merges for g in idx.merge_plan()[0]):
+                self._merge_in_background(analyzer)  # what the upload deferred
             return idx
+
+    def _merge_in_background(self, analyzer: str) -> None:
+        running = self._merging.get(analyzer)
+        if running is not None and running.is_alive():
+            return  # it looks again when done
+        thread = threading.Thread(
+            target=self._merge_logged, args=(analyzer,), name=f"bm25-merge-{analyzer}", daemon=True
+        )
+        self._merging[analyzer] = thread
+        thread.start()
+
+    def _merge_logged(self, analyzer: str) -> None:
+        try:
+            while self.merge_bm25(analyzer):  # uploads during a long merge may defer more
+                pass
+        except (BM25Corrupt, OSError) as exc:  # the next upload or open tries again
+            log.warning("background BM25 merge (%s) stopped: %s", analyzer, exc)
+
+    def merge_bm25(self, analyzer: str = "vi", tries: int = 3) -> bool:
+        """Run the merges that uploads deferred (``bm25_inline_merge_docs``), outside the
+        BM25 folder's lock, then put them into the files' current state under the lock:
+        uploads go on meanwhile, and what they tombstoned stays tombstoned. True if a merge
+        was saved; False if there was nothing to merge, or other writers kept changing the
+        merged segments (``tries`` times)."""
+        with self._bm25_lock:
+            cached = self._bm25.get(analyzer)
+        if cached is None:
+            return False
+        base = cached[0]
+        folder = self._bm25_folder(analyzer)
+        for _ in range(tries):
+            done = base.merge_groups(base.merge_plan()[0])
+            if not done:
+                return False
+            with folder_lock(folder):
+                current, gen, catalog_id = load_index(folder, self._segments.get(analyzer))
+                merged = base.merge_onto(done, current)
+                if merged is not None:
+                    save_index(merged, folder, gen, catalog_id)
+            if merged is None:
+                base = current  # another writer merged or rebuilt meanwhile: plan again
+                continue
+            with self._bm25_lock:
+                loaded = {s.name: s for s in merged.segments if s.name}
+                cached = self._bm25.get(analyzer)
+                if cached is not None and cached[1] == gen:
+                    self._bm25[analyzer] = (merged, gen)
+                else:
+                    loaded = {**self._segments.get(analyzer, {}), **loaded}
+                self._segments[analyzer] = loaded
+            return True
+        return False
 
     def _sync_bm25(
         self,
@@ -437,7 +499,8 @@ class Index:
                 analyzer,
                 [c.article_id for c in changes.chunks],
             )
-            idx = idx.updated(set(changes.article_ids), added).compacted()
+            idx = idx.updated(set(changes.article_ids), added)
+            idx = idx.compacted(self.settings.bm25_inline_merge_docs)  # larger ones: later
             gen = changes.generation
             n = changes.n_chunks  # the kept count; counted again when it may be stale:
             if idx.n_docs != n or not changes.article_ids:  # a write that logged nothing
