@@ -12,7 +12,14 @@ from rag.index.bm25 import BM25Index, Segment
 from rag.index.index import PIPELINE_VERSION, Index
 from rag.settings import SettingsError, load_settings
 from tests.fakes import HashEmbedder
-from tests.test_lexical import SENTENCES, _article, _assert_same_scores, _fresh, _item
+from tests.test_lexical import (
+    SENTENCES,
+    _article,
+    _assert_same_scores,
+    _fresh,
+    _item,
+    _twenty_of_forty,
+)
 
 
 def _segment(prefix: str, n: int, rng: random.Random, name: str) -> Segment:
@@ -32,16 +39,7 @@ def _fresh_of(idx: BM25Index) -> BM25Index:
     return BM25Index([Segment.merge(list(zip(idx.segments, idx.live, strict=True)))])
 
 
-def _same(got: BM25Index, want: BM25Index) -> None:
-    assert sorted(got.live_ids()) == sorted(want.live_ids()) and got.n_docs == want.n_docs
-    for q in ("dân vận khéo", "kiểm tra bao nhiêu cơ quan", "Bí thư Quận ủy"):
-        g = dict(zip(got.ids, got.scores(q).tolist(), strict=True))
-        w = dict(zip(want.ids, want.scores(q).tolist(), strict=True))
-        for cid in want.live_ids():
-            assert g[cid] == pytest.approx(w[cid], rel=1e-5, abs=1e-6), (q, cid)
-
-
-def test_a_cap_defers_the_large_merges_and_the_scores_stay_the_same():
+def test_a_cap_defers_the_large_merges_and_the_scores_stay_the_assert_same_scores():
     idx = _index([40, 30, 20, 12, 6])
     _groups, deferred = idx.merge_plan(max_docs=25)
     assert deferred
@@ -52,7 +50,7 @@ def test_a_cap_defers_the_large_merges_and_the_scores_stay_the_same():
     assert len(full.segments) < len(capped.segments)
     assert idx.merge_plan() == (idx.merge_plan(None)[0], False)
     for got in (capped, full):
-        _same(got, idx)
+        _assert_same_scores(got, idx)
 
 
 def test_a_merge_made_meanwhile_keeps_later_deletes_and_uploads():
@@ -67,8 +65,8 @@ def test_a_merge_made_meanwhile_keeps_later_deletes_and_uploads():
     assert put is not None
     assert not any(i.startswith(("s0a2#", "s2a1#")) for i in put.live_ids())
     assert new in put.segments
-    _same(put, current)
-    _same(put, _fresh_of(current))
+    _assert_same_scores(put, current)
+    _assert_same_scores(put, _fresh_of(current))
     # another writer merged the same segments first: the merge is not put in
     assert base.merge_onto(done, current.compacted()) is None
 
@@ -76,11 +74,7 @@ def test_a_merge_made_meanwhile_keeps_later_deletes_and_uploads():
 def test_uploads_defer_large_merges_to_a_background_thread_that_keeps_every_change(tmp_path):
     settings = load_settings(tmp_path / "home", env={}, bm25_inline_merge_docs=8)
     rng = random.Random(11)
-    emb = HashEmbedder()
-    idx = Index(settings, emb.model_id, emb.dim)
-    ids = [f"art{i:03d}" for i in range(40)]
-    idx.write([_item(_article(a, rng), emb) for a in ids[:20]], PIPELINE_VERSION)
-    idx.refresh_bm25()
+    idx, emb, ids = _twenty_of_forty(settings, rng)
     for step in range(40):  # uploads, replacements and deletes while merges run
         if step % 5 == 4:
             idx.delete([rng.choice(ids)])
