@@ -1,6 +1,6 @@
 """Plot ``bench/scale.py`` rows: cost against corpus size, log-log, with the issue's targets.
 
-.venv/bin/python bench/plot_scale.py bench/out/scale.json --out docs/scale.png
+.venv/bin/python bench/plot_scale.py bench/out/scale.json --out docs/img/scale.png
 """
 
 from __future__ import annotations
