@@ -41,9 +41,11 @@ from rag.settings import load_settings  # noqa: E402
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "news" / "dantri_2653.jsonl.gz"
 
 
-def new_articles(source: Path, n: int, seed: int) -> list[tuple[str, str]]:
+def new_articles(source: Path, n: int, seed: int, run: str) -> list[tuple[str, str]]:
     """``n`` (title, text) pairs: articles of ``source`` with at least three paragraphs,
-    their paragraphs shuffled, under a title marked as new."""
+    their paragraphs shuffled, under a title that starts with upload ``run``-k (the title's
+    first 40 words are part of every chunk's embedded text, so a rerun on the same home is
+    not served from the embedding cache)."""
     with gzip.open(source, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     rng = random.Random(seed)
@@ -54,7 +56,7 @@ def new_articles(source: Path, n: int, seed: int) -> list[tuple[str, str]]:
         if len(paras) < 3:
             continue
         rng.shuffle(paras)
-        title = f"{str(row.get('title', '')).strip()} (bản tải lên {len(out) + 1})"
+        title = f"Bản tải lên {run}-{len(out) + 1}: {str(row.get('title', '')).strip()}"
         out.append((title, "\n\n".join(paras)))
         if len(out) == n:
             break
@@ -65,7 +67,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--home", required=True, help="an ingested home (it is not changed)")
+    ap.add_argument(
+        "--home",
+        required=True,
+        help="an ingested home (the uploads are deleted again unless --keep)",
+    )
     ap.add_argument("--uploads", type=int, default=10)
     ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     ap.add_argument("--seed", type=int, default=13)
@@ -73,6 +79,7 @@ def main() -> int:
     args = ap.parse_args()
 
     settings = load_settings(Path(args.home), env={})
+    run = time.strftime("%Y%m%d-%H%M%S")
     t0 = time.perf_counter()
     assistant = Assistant(settings)
     services = assistant.services
@@ -84,7 +91,7 @@ def main() -> int:
     rows: list[dict[str, float]] = []
     added: list[str] = []
     with tempfile.TemporaryDirectory(prefix="hoidap-upload-") as tmp:
-        for k, (title, text) in enumerate(new_articles(args.source, args.uploads, args.seed)):
+        for k, (title, text) in enumerate(new_articles(args.source, args.uploads, args.seed, run)):
             path = Path(tmp) / f"upload_{k:03d}.txt"
             path.write_text(f"{title}\n\n{text}\n", encoding="utf-8")
             t0 = time.perf_counter()
@@ -127,6 +134,7 @@ def main() -> int:
         "open_and_first_answer_s": round(t_open, 1),
         "chunks_per_upload_mean": round(sum(r["chunks"] for r in rows) / max(len(rows), 1), 1),
         "found_after_upload": sum(r["found"] for r in rows) / max(len(rows), 1),
+        "embedded_share": sum(r["embedded"] for r in rows) / max(sum(r["chunks"] for r in rows), 1),
         **{k: v for key in keys for k, v in stat(key).items()},
         "delete_ms_p50": round(percentile(deletes, 50), 1) if deletes else None,
         "delete_ms_p95": round(percentile(deletes, 95), 1) if deletes else None,

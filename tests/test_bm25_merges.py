@@ -39,7 +39,7 @@ def _fresh_of(idx: BM25Index) -> BM25Index:
     return BM25Index([Segment.merge(list(zip(idx.segments, idx.live, strict=True)))])
 
 
-def test_a_cap_defers_the_large_merges_and_the_scores_stay_the_assert_same_scores():
+def test_a_cap_defers_the_large_merges_and_the_scores_stay_the_same():
     idx = _index([40, 30, 20, 12, 6])
     _groups, deferred = idx.merge_plan(max_docs=25)
     assert deferred

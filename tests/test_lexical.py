@@ -74,7 +74,8 @@ def _assert_same_scores(got: BM25Index, want: BM25Index) -> None:
 
 
 def _twenty_of_forty(settings, rng: random.Random) -> tuple[Index, HashEmbedder, list[str]]:
-    """An index holding 20 random articles of the ids art000..art039, BM25 caught up."""
+    """An index of the articles art000..art019 (random texts), BM25 caught up, and the 40
+    ids art000..art039 the random edits draw from."""
     emb = HashEmbedder()
     idx = Index(settings, emb.model_id, emb.dim)
     ids = [f"art{i:03d}" for i in range(40)]
