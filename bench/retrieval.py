@@ -143,7 +143,7 @@ def run_set(
         "set": name,
         "questions": len(rows),
         "contexts": len(live_articles),
-        "chunks": len(r.snapshot().live),
+        "chunks": r.index.catalog.counts()[1],
         "embedding_model": r.embedder.model_id,
         "settings": {
             "candidates": r.candidates,

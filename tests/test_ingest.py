@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import rag.index.bm25 as bm25_module
 from rag.index.index import Index
-from rag.index.ingest import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, ingest
+from rag.index.ingest import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, delete_articles, ingest
 from rag.settings import load_settings
 from tests.fakes import HashEmbedder
 from tests.seeds import SEED_BOILERPLATE, SEED_DIR
@@ -40,6 +41,63 @@ def test_seed_corpus_ingests_and_reingest_embeds_nothing(settings, corpus):
     again = ingest([corpus], settings, embedder=emb)
     assert (again.unchanged, again.added, again.updated, again.embedded) == (5, [], [], 0)
     assert emb.calls == first.chunks_written  # nothing embedded the second time
+
+
+def _counting_segment_reads(monkeypatch) -> list[str]:
+    """Names of the BM25 segment files read from disk from now on."""
+    reads: list[str] = []
+    real = bm25_module._read_segment
+
+    def counted(path, expected_sha):
+        reads.append(path.name)
+        return real(path, expected_sha)
+
+    monkeypatch.setattr(bm25_module, "_read_segment", counted)
+    return reads
+
+
+def test_ingest_through_an_open_index_reads_no_bm25_segment_again(
+    settings, corpus, tmp_path, monkeypatch
+):
+    """The web app passes its serving index: an upload appends the article's segment to
+    the segments that index holds (nothing re-read from disk), its readers see the upload
+    at once, and the index stays open. Without an index, ingest opens one and reads the
+    segments from disk (what each upload cost before)."""
+    emb = HashEmbedder()
+    ingest([corpus], settings, embedder=emb)
+    serving = Index(settings, emb.model_id)
+    serving.refresh_bm25()  # as a serving process holds them after its first question
+    reads = _counting_segment_reads(monkeypatch)
+    new = tmp_path / "up" / "hoa-binh.txt"
+    new.parent.mkdir()
+    new.write_text(
+        "Xã Hòa Bình đối thoại\n\nXã Hòa Bình tổ chức hội nghị đối thoại với nhân dân.\n"
+    )
+
+    report = ingest([new], settings, embedder=emb, index=serving)
+    assert report.added == ["hoa-binh"] and reads == []
+    gen = serving.catalog.generation  # the index is still open and usable
+    new_ids = {c.id for c in serving.catalog.chunks_of("hoa-binh")}
+    for analyzer in ("vi", "ascii"):
+        assert serving._bm25[analyzer][1] == gen  # caught up by the upload itself
+        hits = serving.bm25(analyzer).search("Hòa Bình đối thoại", 3)
+        assert new_ids & {cid for cid, _ in hits}
+    assert delete_articles(["hoa-binh"], settings, emb.model_id, index=serving) == ["hoa-binh"]
+    assert reads == []
+
+    other = tmp_path / "up" / "an-binh.txt"
+    other.write_text("Xã An Bình\n\nXã An Bình tổ chức hội nghị đối thoại với nhân dân.\n")
+    assert ingest([other], settings, embedder=emb).added == ["an-binh"]
+    assert reads  # a fresh Index loads the segments from disk
+
+
+def test_ingest_refuses_an_index_of_another_home(settings, corpus, tmp_path):
+    emb = HashEmbedder()
+    elsewhere = Index(load_settings(tmp_path / "other", env={}), emb.model_id)
+    with pytest.raises(ValueError, match="not the one"):
+        ingest([corpus], settings, embedder=emb, index=elsewhere)
+    with pytest.raises(ValueError, match="not the one"):
+        delete_articles(["x"], settings, emb.model_id, index=elsewhere)
 
 
 def test_changed_file_is_updated_and_cache_saves_work(settings, corpus):

@@ -119,19 +119,23 @@ def test_uploads_are_ingested_and_unreadable_ones_removed(indexed, tmp_path):
     assert cp.upload_dir(settings) == (settings.home / "corpus" / "default").resolve()
 
 
-def test_delete_removes_the_article_and_its_uploaded_file(indexed, tmp_path):
+@pytest.mark.parametrize("serving", [False, True], ids=["own-index", "serving-index"])
+def test_delete_removes_the_article_and_its_uploaded_file(indexed, tmp_path, serving):
+    """Also through the serving process's open index, as the app's tabs call them."""
     settings, emb, _ = indexed
+    index = Index(settings, emb.model_id) if serving else None
     src = tmp_path / "hoa-binh.txt"
     src.write_text(NEW_ARTICLE, encoding="utf-8")
-    rep = cp.ingest_uploads(
-        cp.save_uploads([src], cp.upload_dir(settings), max_bytes=10**6), settings, emb
-    )
+    saved = cp.save_uploads([src], cp.upload_dir(settings), max_bytes=10**6)
+    rep = cp.ingest_uploads(saved, settings, emb, index=index)
     assert rep.added == ["hoa-binh"]
-    assert cp.delete_article(settings, emb.model_id, "hoa-binh")
+    if index is not None:
+        assert "hoa-binh" in index.catalog.article_ids()
+    assert cp.delete_article(settings, emb.model_id, "hoa-binh", index)
     assert not (cp.upload_dir(settings) / "hoa-binh.txt").exists()
-    assert not cp.delete_article(settings, emb.model_id, "hoa-binh")
+    assert not cp.delete_article(settings, emb.model_id, "hoa-binh", index)
     # a re-index does not bring it back; a seed article's file is left where it is
-    cp.reindex(settings, emb)
+    cp.reindex(settings, emb, index=index)
     assert "hoa-binh" not in Index(settings, emb.model_id).catalog.article_ids()
 
 

@@ -19,10 +19,10 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from corpus.sqlite import BUSY_TIMEOUT_S, enable_wal
 from corpus.types import Article, Chunk
@@ -305,8 +305,12 @@ class Catalog:
         return deleted, chunk_ids
 
     # -- reads -------------------------------------------------------------------
-    def states(self) -> dict[str, ArticleState]:
-        rows = self._con().execute("SELECT id, fingerprint, pipeline, version, path FROM articles")
+    def states(self, ids: Sequence[str] | None = None) -> dict[str, ArticleState]:
+        """Ingest state of every article, or of those of ``ids`` that exist (an upload
+        asks for its own articles only: reading all of them grows with the corpus)."""
+        sql = "SELECT id, fingerprint, pipeline, version, path FROM articles"
+        con = self._con()
+        rows = con.execute(sql) if ids is None else _rows_in(con, sql + " WHERE id IN ({})", ids)
         return {r[0]: ArticleState(r[1], r[2], r[3], r[4]) for r in rows}
 
     def article_ids(self) -> list[str]:
@@ -324,11 +328,12 @@ class Catalog:
         )
         return None if row is None else _article(row)
 
-    def article_meta(self) -> dict[str, ArticleMeta]:
-        """Display and filter metadata of every article (without the texts)."""
-        rows = self._con().execute(
-            "SELECT id, title, date, date_precision, source, url, places FROM articles"
-        )
+    def article_meta(self, ids: Sequence[str] | None = None) -> dict[str, ArticleMeta]:
+        """Display and filter metadata of every article, or of those of ``ids`` that exist
+        (without the texts)."""
+        sql = "SELECT id, title, date, date_precision, source, url, places FROM articles"
+        con = self._con()
+        rows = con.execute(sql) if ids is None else _rows_in(con, sql + " WHERE id IN ({})", ids)
         return {
             r[0]: ArticleMeta(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])))
             for r in rows
@@ -347,18 +352,8 @@ class Catalog:
         return [Chunk(*r) for r in rows]
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
-        out: dict[str, Chunk] = {}
-        con = self._con()
-        for i in range(0, len(ids), 500):
-            part = list(ids[i : i + 500])
-            marks = ",".join("?" * len(part))
-            for r in con.execute(
-                'SELECT id, article_id, ordinal, text, start, "end", embed_text FROM chunks'
-                f" WHERE id IN ({marks})",
-                part,
-            ):
-                out[r[0]] = Chunk(*r)
-        return out
+        sql = 'SELECT id, article_id, ordinal, text, start, "end", embed_text FROM chunks'
+        return {r[0]: Chunk(*r) for r in _rows_in(self._con(), sql + " WHERE id IN ({})", ids)}
 
     def snapshot(self) -> tuple[int, list[Chunk]]:
         """(generation, all live chunks) read in one transaction, so they agree."""
@@ -379,9 +374,10 @@ class Catalog:
         restored or re-created home) is told apart even at the same generation."""
         return self.get_meta("catalog_id") or ""
 
-    def changes_since(self, generation: int) -> Changes | None:
+    def changes_since(self, generation: int, chunks: bool = True) -> Changes | None:
         """What changed after ``generation``, in one read transaction; None when the
-        catalog cannot tell (older than its change log, or a generation it never had)."""
+        catalog cannot tell (older than its change log, or a generation it never had).
+        ``chunks=False``: the changed article ids only (``Changes.chunks`` left empty)."""
         with self._read() as con:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             gen, floor = int(meta["generation"]), int(meta.get("changes_floor") or 0)
@@ -397,20 +393,11 @@ class Catalog:
                     )
                 )
             )
-            chunks: list[Chunk] = []
-            for i in range(0, len(aids), 500):
-                part = aids[i : i + 500]
-                marks = ",".join("?" * len(part))
-                chunks.extend(
-                    Chunk(*r)
-                    for r in con.execute(
-                        'SELECT id, article_id, ordinal, text, start, "end", embed_text'
-                        f" FROM chunks WHERE article_id IN ({marks}) ORDER BY article_id, ordinal",
-                        part,
-                    )
-                )
+            sql = 'SELECT id, article_id, ordinal, text, start, "end", embed_text FROM chunks'
+            order = " WHERE article_id IN ({}) ORDER BY article_id, ordinal"
+            current = [Chunk(*r) for r in _rows_in(con, sql + order, aids if chunks else ())]
             n = int(meta["n_chunks"])
-        return Changes(gen, aids, tuple(chunks), n)
+        return Changes(gen, aids, tuple(current), n)
 
     def recount(self) -> int:
         """Count the live chunks again and keep that count (``changes_since`` reports the
@@ -430,12 +417,7 @@ class Catalog:
             metas: dict[str, ArticleMeta] = {}
             texts: dict[str, str] = {}
             ids = list(dict.fromkeys(chunk_ids))
-            for i in range(0, len(ids), 500):
-                part = ids[i : i + 500]
-                marks = ",".join("?" * len(part))
-                live.update(
-                    r[0] for r in con.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", part)
-                )
+            live.update(r[0] for r in _rows_in(con, "SELECT id FROM chunks WHERE id IN ({})", ids))
             for aid in dict.fromkeys(article_ids):
                 row = con.execute(
                     "SELECT id, title, date, date_precision, source, url, places, text"
@@ -512,6 +494,14 @@ class _Transaction:
 
 
 _SET_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
+
+def _rows_in(con: Connection, sql: str, values: Sequence[str], part: int = 500) -> Iterator[Any]:
+    """Rows of ``sql`` with its ``IN ({})`` filled with ``values``, in parts of ``part``
+    (SQLite limits the parameters of one statement); in order within each part only."""
+    for i in range(0, len(values), part):
+        some = list(values[i : i + part])
+        yield from con.execute(sql.format(",".join("?" * len(some))), some)
 
 
 def _bump(con: Connection, writer: str | None = None) -> int:

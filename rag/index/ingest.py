@@ -46,7 +46,14 @@ from corpus.loaders import iter_documents
 from corpus.types import Article, Chunk, RawDocument, SkippedFile
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache
-from rag.index.index import PIPELINE_VERSION, DiskFull, Index, WriteItem, estimate_write_bytes
+from rag.index.index import (
+    PIPELINE_VERSION,
+    DiskFull,
+    Index,
+    WriteItem,
+    estimate_write_bytes,
+    model_dirname,
+)
 from rag.settings import Settings
 
 
@@ -151,14 +158,20 @@ def ingest(
     prune: bool = False,
     progress: Callable[[IngestProgress], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    index: Index | None = None,
 ) -> IngestReport:
     """Ingest ``paths`` into the index of ``settings`` (see the module docstring).
 
     ``on_wait(pid)`` is called if another ingest holds the index and this one waits.
     Raises ``IndexBusy`` if it is still held after ``settings.ingest_wait_s``, and
     ``DiskFull`` when the disk fills up (before or during the run).
+
+    ``index``: an open ``Index`` of ``settings`` to write through (a serving process
+    passes its own, ``Services.index``), so that its BM25 segments are not loaded from
+    disk again and its readers see the upload at once; it is left open. Without one, an
+    ``Index`` is opened for this call and closed after it.
     """
-    index = Index(settings, embedder.model_id)
+    index, own = _index_for(settings, embedder.model_id, index)
     try:
         t0 = time.perf_counter()
         with index.writer_lock(settings.ingest_wait_s, on_wait):
@@ -179,7 +192,18 @@ def ingest(
             "chạy lại lệnh nạp; chỉ mục sẽ tự sửa những phần đang ghi dở."
         ) from exc
     finally:  # a long-running app ingests again and again: do not wait for the GC
-        index.catalog.close()
+        if own:
+            index.catalog.close()
+
+
+def _index_for(settings: Settings, model_id: str, index: Index | None) -> tuple[Index, bool]:
+    """(the index to write through, whether this call opened it and so closes it). A
+    passed ``index`` must be the one of ``settings`` and ``model_id``."""
+    if index is None:
+        return Index(settings, model_id), True
+    if index.dir != settings.index_root / model_dirname(model_id) or index.model_id != model_id:
+        raise ValueError(f"the index passed ({index.dir}) is not the one of {model_id!r} here")
+    return index, False
 
 
 def _low_on_space(index: Index) -> bool:
@@ -220,7 +244,7 @@ def _ingest_locked(
             report.skipped.append(item)
     report.timings["load"] = time.perf_counter() - t
 
-    states = index.catalog.states()
+    states = index.catalog.states([d.id for d in docs])  # not the whole catalog's
     pipeline = pipeline_key(settings)
     changed = []
     for d in docs:
@@ -302,8 +326,10 @@ def delete_articles(
     settings: Settings,
     model_id: str,
     on_wait: Callable[[str], None] | None = None,
+    index: Index | None = None,
 ) -> list[str]:
-    index = Index(settings, model_id)
+    """Delete articles by id; returns those that were there. ``index``: as for ``ingest``."""
+    index, own = _index_for(settings, model_id, index)
     try:
         with index.writer_lock(settings.ingest_wait_s, on_wait):
             index.catalog.set_meta("dirty", "1")
@@ -311,5 +337,6 @@ def delete_articles(
             index.refresh_bm25()
             index.catalog.set_meta("dirty", "0")
     finally:
-        index.catalog.close()
+        if own:
+            index.catalog.close()
     return deleted

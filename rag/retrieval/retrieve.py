@@ -79,7 +79,6 @@ def _article_date_key(meta: ArticleMeta) -> int | None:
 class _Snapshot:
     generation: int
     meta: dict[str, ArticleMeta]
-    live: frozenset[str]
 
 
 class HybridRetriever:
@@ -115,14 +114,23 @@ class HybridRetriever:
 
     # -- catalog state ---------------------------------------------------------
     def snapshot(self) -> _Snapshot:
-        gen = self.index.catalog.generation
+        """The articles' metadata at the catalog's generation. After a write only the
+        changed articles are read again (the catalog's change log), so the first query
+        after an upload does not pay for reading every article's metadata."""
+        catalog = self.index.catalog
+        gen = catalog.generation
         with self._lock:
-            if self._snap is None or self._snap.generation != gen:
-                self._snap = _Snapshot(
-                    gen,
-                    self.index.catalog.article_meta(),
-                    frozenset(self.index.catalog.chunk_ids()),
-                )
+            snap = self._snap
+            if snap is not None and snap.generation == gen:
+                return snap
+            changes = catalog.changes_since(snap.generation, chunks=False) if snap else None
+            if snap is None or changes is None:
+                self._snap = _Snapshot(gen, catalog.article_meta())
+            else:
+                changed = set(changes.article_ids)
+                meta = {a: m for a, m in snap.meta.items() if a not in changed}
+                meta.update(catalog.article_meta(changes.article_ids))
+                self._snap = _Snapshot(changes.generation, meta)
             return self._snap
 
     def allowed_articles(self, filters: Filters | None) -> set[str] | None:
@@ -176,8 +184,9 @@ class HybridRetriever:
             if not allowed:
                 return []
             where = {"article_id": {"$in": sorted(allowed)}}
-        live = self.snapshot().live
         hits = self.index.store.query(vector, n, where)
+        # vectors the catalog does not list (a write killed midway) are never shown
+        live = self.index.catalog.live_view([cid for cid, _ in hits], [])[1]
         return [(cid, score) for cid, score in hits if cid in live]
 
     # -- fusion -------------------------------------------------------------------

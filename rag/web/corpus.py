@@ -23,10 +23,15 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corpus.errors import HoidapError
 from corpus.formats import SUPPORTED_SUFFIXES
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.index.catalog import ArticleState
+    from rag.index.index import Index
 
 MAX_NAME_BYTES = 150
 
@@ -141,9 +146,12 @@ def ingest_uploads(
     settings: Settings,
     embedder: object,
     progress: ProgressFn | None = None,
+    index: Index | None = None,
 ) -> UploadReport:
     """Ingest the saved files; files that could not be read are reported and removed
-    from the corpus folder (so a re-index does not trip over them again)."""
+    from the corpus folder (so a re-index does not trip over them again). ``index``: the
+    serving process's open index (``Services.index``), written through so that its BM25
+    segments are not read from disk again for each upload (see ``ingest``)."""
     from rag.index.ingest import IngestProgress, ingest
 
     if not report.saved:
@@ -162,6 +170,7 @@ def ingest_uploads(
         settings,
         embedder=embedder,  # type: ignore[arg-type]
         progress=on_progress,
+        index=index,
     )
     by_path = {str(s.path): s for s in report.saved}
     for skipped in result.skipped:
@@ -178,15 +187,17 @@ def ingest_uploads(
 
 
 def reindex(
-    settings: Settings, embedder: object, progress: ProgressFn | None = None
+    settings: Settings,
+    embedder: object,
+    progress: ProgressFn | None = None,
+    index: Index | None = None,
 ) -> dict[str, object]:
     """Re-read every source file the index knows plus the corpus folder: changed files are
-    re-ingested, unchanged ones skipped, articles whose file is gone are removed."""
-    from rag.index.index import Index
+    re-ingested, unchanged ones skipped, articles whose file is gone are removed.
+    ``index``: as for ``ingest_uploads``."""
     from rag.index.ingest import IngestProgress, ingest
 
-    with Index(settings, embedder.model_id) as index:  # type: ignore[attr-defined]
-        paths = {s.path for s in index.catalog.states().values() if s.path}
+    paths = {s.path for s in _states(settings, embedder.model_id, index).values() if s.path}  # type: ignore[attr-defined]
     folder = upload_dir(settings)
     # Files that are gone are not passed: prune removes their articles (a missing path given
     # to ingest is reported as skipped, and skipped paths are never pruned). A relative path
@@ -209,22 +220,33 @@ def reindex(
         embedder=embedder,  # type: ignore[arg-type]
         prune=not lost_relative,
         progress=on_progress,
+        index=index,
     )
     out = report.as_dict()
     out["not_pruned_relative_paths"] = lost_relative
     return out
 
 
-def delete_article(settings: Settings, model_id: str, article_id: str) -> bool:
-    """Remove an article; an uploaded file that held only it is removed too (otherwise a
-    re-index would bring the article back)."""
+def _states(settings: Settings, model_id: str, index: Index | None) -> dict[str, ArticleState]:
+    """The catalog's article states, from ``index`` or from one opened for this call."""
+    if index is not None:
+        return index.catalog.states()
     from rag.index.index import Index
+
+    with Index(settings, model_id) as opened:
+        return opened.catalog.states()
+
+
+def delete_article(
+    settings: Settings, model_id: str, article_id: str, index: Index | None = None
+) -> bool:
+    """Remove an article; an uploaded file that held only it is removed too (otherwise a
+    re-index would bring the article back). ``index``: as for ``ingest_uploads``."""
     from rag.index.ingest import delete_articles
 
-    with Index(settings, model_id) as index:
-        states = index.catalog.states()
+    states = _states(settings, model_id, index)
     state = states.get(article_id)
-    deleted = delete_articles([article_id], settings, model_id)
+    deleted = delete_articles([article_id], settings, model_id, index=index)
     if not deleted:
         return False
     if state is not None and state.path:

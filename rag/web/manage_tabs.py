@@ -86,8 +86,13 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
         report = cp.save_uploads(paths, cp.upload_dir(s), max_bytes=s.max_upload_mb * 1024 * 1024)
         try:
             progress(0.02, desc="Đang đọc và tách đoạn…")
+            services = app.assistant.services
             report = cp.ingest_uploads(
-                report, s, app.assistant.services.embedder, lambda f, d: progress(f, desc=d)
+                report,
+                s,
+                services.embedder,
+                lambda f, d: progress(f, desc=d),
+                index=services.index,
             )
         except Exception as exc:  # shown on the page, logged
             app.security.record(
@@ -119,7 +124,8 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
         if not article_id:
             return (notice_html("Chưa chọn bài nào.", kind="warn"), *refreshed())
         try:
-            ok = cp.delete_article(s, app.assistant.services.embedder.model_id, article_id)
+            services = app.assistant.services
+            ok = cp.delete_article(s, services.embedder.model_id, article_id, services.index)
         except Exception as exc:  # shown on the page, logged
             app.security.record("delete", caller, article=article_id, error=type(exc).__name__)
             return (error_html(exc), *refreshed())
@@ -134,7 +140,10 @@ def corpus_tab(app: Any, stats: Any, source_dropdowns: list[Any]) -> CorpusTab:
         caller = guard(app, request, "reindex")
         progress(0, desc="Đang đọc lại các tệp nguồn…")
         try:
-            r = cp.reindex(s, app.assistant.services.embedder, lambda f, d: progress(f, desc=d))
+            services = app.assistant.services
+            r = cp.reindex(
+                s, services.embedder, lambda f, d: progress(f, desc=d), index=services.index
+            )
         except Exception as exc:  # shown on the page, logged
             app.security.record("reindex", caller, error=type(exc).__name__)
             return (error_html(exc), *refreshed())
