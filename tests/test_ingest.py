@@ -203,3 +203,39 @@ def test_seed_metadata_and_clean_chunks(settings, corpus):
     assert "151 cơ quan, đơn vị, doanh nghiệp" in art.text
     for c in cat.chunks_of(art.id):
         assert art.text[c.start : c.end] == c.text
+
+
+def test_the_retriever_follows_uploads_reading_only_the_changed_articles(
+    settings, corpus, tmp_path, monkeypatch
+):
+    """After a write the retriever's metadata is brought up to date from the change log
+    (only the changed articles read again: new title shown, deleted article gone), and a
+    vector the catalog does not list (a write killed midway) is never returned."""
+    from rag.retrieval.retrieve import HybridRetriever
+
+    emb = HashEmbedder()
+    ingest([corpus], settings, embedder=emb)
+    index = Index(settings, emb.model_id)
+    retriever = HybridRetriever(index, emb)
+    assert len(retriever.snapshot().meta) == 5
+    asked: list[object] = []
+    real_meta = index.catalog.article_meta
+    monkeypatch.setattr(
+        index.catalog, "article_meta", lambda ids=None: asked.append(ids) or real_meta(ids)
+    )
+    new = tmp_path / "up" / "hoa-binh.txt"
+    new.parent.mkdir()
+    body = "\n\nXã Hòa Bình tổ chức hội nghị đối thoại với nhân dân về đất đai.\n"
+    for title in ("Xã Hòa Bình đối thoại", "Hòa Bình: hội nghị đối thoại"):
+        new.write_text(title + body, encoding="utf-8")
+        ingest([new], settings, embedder=emb, index=index)
+        hits = retriever.retrieve("Hòa Bình đối thoại đất đai")
+        assert hits[0].chunk.article_id == "hoa-binh" and hits[0].title == title
+    assert asked == [("hoa-binh",), ("hoa-binh",)]  # never every article's metadata
+    delete_articles(["hoa-binh"], settings, emb.model_id, index=index)
+    assert "hoa-binh" not in retriever.snapshot().meta and len(asked) == 3
+
+    query = "Hòa Bình đối thoại đất đai"
+    index.store.add(["orphan#0"], emb.embed_query(query)[None, :], ["mồ côi"], [{"a": "x"}])
+    assert index.store.query(emb.embed_query(query), 1)[0][0] == "orphan#0"
+    assert "orphan#0" not in {cid for cid, _ in retriever.dense(query, 10, None)}
