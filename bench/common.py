@@ -1,10 +1,12 @@
 """Helpers shared by the benchmark scripts: the evaluation suite's own functions
 (``evals.metrics``), so a benchmark and ``hoidap eval`` score answers the same way, and
-the process's resident memory, and the ``--set NAME=VALUE`` option."""
+the process's resident memory (now, and the peak of one step), and the ``--set
+NAME=VALUE`` option."""
 
 from __future__ import annotations
 
 import argparse
+import threading
 
 from evals.metrics import contains, percentile
 
@@ -34,4 +36,29 @@ def rss_mb() -> int:
     return -1
 
 
-__all__ = ["add_set_option", "contains", "percentile", "rss_mb", "set_overrides"]
+class PeakRss:
+    """Highest RSS (MB) seen while the ``with`` block runs, sampled every ``every_s`` by a
+    thread (``ru_maxrss`` cannot be reset, so a step's own peak needs sampling)."""
+
+    def __init__(self, every_s: float = 0.005) -> None:
+        self.every_s, self.peak_mb = every_s, -1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, rss_mb())
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> PeakRss:
+        self.peak_mb = rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())
+
+
+__all__ = ["PeakRss", "add_set_option", "contains", "percentile", "rss_mb", "set_overrides"]

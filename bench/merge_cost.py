@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import rss_mb
+from bench.common import PeakRss, rss_mb
 from bench.scale import sentences
 from rag.index.bm25 import BM25Index, Segment, folder_lock, save_index
 
@@ -41,9 +41,11 @@ def measure(n: int, sents: list[str], analyzer: str) -> dict[str, object]:
     before = rss_mb()
     idx = BM25Index([a, b], analyzer=analyzer)
     t0 = time.perf_counter()
-    merged = Segment.merge(list(zip(idx.segments, idx.live, strict=True)))
+    with PeakRss() as peak:
+        merged = Segment.merge(list(zip(idx.segments, idx.live, strict=True)))
     merge_s = time.perf_counter() - t0
     grew = rss_mb() - before
+    nnz = int(merged.tf.nnz)
     with tempfile.TemporaryDirectory(prefix="hoidap-merge-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
@@ -58,7 +60,10 @@ def measure(n: int, sents: list[str], analyzer: str) -> dict[str, object]:
         "merge_s": round(merge_s, 2),
         "save_under_lock_s": round(save_s, 2),
         "segment_mb": round(size_mb, 1),
-        "merge_rss_growth_mb": grew,
+        "postings": nnz,
+        "merge_rss_growth_mb": grew,  # what the merged segment keeps
+        "merge_peak_extra_mb": peak.peak_mb - before,  # the most the merge held at once
+        "merge_peak_bytes_per_posting": round((peak.peak_mb - before) * 2**20 / max(nnz, 1), 1),
     }
 
 
@@ -76,12 +81,16 @@ def main() -> int:
     ]
     for row in rows:
         print(json.dumps(row, ensure_ascii=False), flush=True)
-    print("\n| chunks | analyzer | merge s (outside the lock) | save under lock s | segment MB |")
-    print("|---|---|---|---|---|")
+    print(
+        "\n| chunks | analyzer | merge s (outside the lock) | save under lock s | segment MB"
+        " | merge peak extra MB | bytes per posting |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['chunks']:,} | {r['analyzer']} | {r['merge_s']} | {r['save_under_lock_s']} "
-            f"| {r['segment_mb']} |"
+            f"| {r['segment_mb']} | {r['merge_peak_extra_mb']} "
+            f"| {r['merge_peak_bytes_per_posting']} |"
         )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,9 @@ from ``../shared/data/news/dantri_2653.jsonl.gz``, with vectors that skip the em
 size is built in a fresh home through ``Index.write`` (catalog + local Chroma) and one
 ``refresh_bm25`` (``--phase build``); then a fresh process opens it as a server would
 (``--phase measure``: ``open_s``, RSS) and times ``--uploads`` one-article uploads as the
-web app does them (chunk, write, lexical catch-up for both analyzers) and ``--queries``
+web app does them (``ingest`` of one file through the serving process's ``Index``: load,
+chunk, write, lexical catch-up for both analyzers, merges above
+``bm25_inline_merge_docs`` left to a background thread), their deletes, and ``--queries``
 questions made of news sentences (half "… là gì?", half "… đã đạt những kết quả gì?")
 through BM25, dense, the hybrid retriever and the whole offline answer (``Assistant.ask``
 with the default answerer: rules for the short questions, the reader over up to 10
@@ -14,8 +16,9 @@ windows for the open ones). ``--homes DIR`` keeps the homes, so that the long bu
 the measurement can run at different times. ``full_bm25_rebuild_s``
 is what every upload cost before the segmented index (a rebuild from the catalog, one
 analyzer); ``merge_all_segments_s`` the largest merge the tiered policy can make (all
-segments into one), which one rare upload pays; ``peak_rss_mb`` includes that merge,
-``peak_rss_serving_mb`` is the peak before it.
+segments into one), now made by a background thread; ``peak_rss_largest_merge_mb`` is the
+process's peak during that merge, ``peak_rss_uploads_mb`` during the uploads and the
+background merges they started, ``peak_rss_serving_mb`` the peak before the largest merge.
 
     .venv/bin/python bench/scale.py --sizes 10000,100000 --out bench/out/scale.json
     .venv/bin/python bench/scale.py --sizes 1000000 --phase build --homes /work/scale  # ~2 h
@@ -40,12 +43,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import percentile
+from bench.common import PeakRss, percentile
 from corpus.chunking import article_version, chunk_article
 from corpus.types import Article
 from rag.assistant import Assistant
 from rag.index.bm25 import Segment
 from rag.index.index import PIPELINE_VERSION, Index, WriteItem
+from rag.index.ingest import delete_articles, ingest
 from rag.retrieval.retrieve import HybridRetriever
 from rag.services import Services
 from rag.settings import load_settings
@@ -133,12 +137,25 @@ def measure(home: Path, sents: list[str], uploads: int, queries: int) -> dict[st
     t_open = time.perf_counter() - t0
     rss = {"rss_after_open_mb": _rss_mb()}  # BM25 of both analyzers and Chroma loaded
     up: list[float] = []
-    for u in range(uploads):
-        t0 = time.perf_counter()
-        item = make_item(f"up{int(time.time() * 1000) % 10**9:09d}{u:03d}", sents, rng, emb)
-        idx.write([item], PIPELINE_VERSION)
-        idx.refresh_bm25()
-        up.append(time.perf_counter() - t0)
+    added: list[str] = []
+    stamp = f"{int(time.time() * 1000) % 10**9:09d}"
+    with tempfile.TemporaryDirectory(prefix="scale-up-") as tmp, PeakRss() as upload_peak:
+        for u in range(uploads):  # as the web app does: ingest through the serving index
+            path = Path(tmp) / f"up{stamp}{u:03d}.txt"
+            body = " ".join(rng.sample(sents, rng.randint(3, 12)))
+            path.write_text(f"Bài tải lên {stamp}-{u}\n\n{body}\n", encoding="utf-8")
+            t0 = time.perf_counter()
+            report = ingest([path], settings, embedder=emb, index=idx)  # type: ignore[arg-type]
+            up.append(time.perf_counter() - t0)
+            added += report.added
+        deletes: list[float] = []
+        for aid in added:
+            t0 = time.perf_counter()
+            delete_articles([aid], settings, emb.model_id, index=idx)
+            deletes.append(time.perf_counter() - t0)
+        for thread in list(idx._merging.values()):  # merges the uploads left to the background
+            thread.join()
+    rss["peak_rss_uploads_mb"] = upload_peak.peak_mb  # background merges included
     assistant = Assistant(settings, services=Services(settings, retriever=retriever))
     # half short questions (the factoid path), half open ones (the reader's list of points)
     heads = [" ".join(s.split()[:10]).rstrip(".,") for s in rng.sample(sents, queries)]
@@ -163,14 +180,18 @@ def measure(home: Path, sents: list[str], uploads: int, queries: int) -> dict[st
     rss["peak_rss_serving_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     bm = idx.bm25()
     t0 = time.perf_counter()
-    Segment.merge(list(zip(bm.segments, bm.live, strict=True)))  # the largest merge there is
+    with PeakRss() as merge_peak:
+        Segment.merge(list(zip(bm.segments, bm.live, strict=True)))  # the largest merge there is
     t_merge = time.perf_counter() - t0
+    rss["peak_rss_largest_merge_mb"] = merge_peak.peak_mb
     return {
         "chunks": bm.n_docs,
         "articles": idx.catalog.counts()[0],
         "open_s": round(t_open, 2),
         "upload_ms_p50": round(percentile([x * 1000 for x in up], 50), 1),
         "upload_ms_p95": round(percentile([x * 1000 for x in up], 95), 1),
+        "delete_ms_p50": round(percentile([x * 1000 for x in deletes], 50), 1),
+        "delete_ms_p95": round(percentile([x * 1000 for x in deletes], 95), 1),
         "segments_after_uploads": len(bm.segments),
         "merge_all_segments_s": round(t_merge, 2),
         **{f"{k}_ms_p50": round(percentile(v, 50), 1) for k, v in lat.items()},

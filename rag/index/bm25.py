@@ -187,24 +187,28 @@ class Segment:
 
     @classmethod
     def merge(cls, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
-        """One segment holding the live documents (mask) of ``parts``, in order."""
+        """One segment holding the live documents (mask) of ``parts``, in order.
+
+        Built column-wise (documents are the columns): each part's live columns are taken
+        from its CSC form, their term numbers mapped into the merged vocabulary, and the
+        parts laid side by side, then turned into CSR once. That holds about 20 bytes a
+        posting at its peak, where going through COO triplets held about 50."""
         vocab: dict[str, int] = {}
         codes: dict[str, int] = {}
         ids: list[str] = []
-        rows, cols, data, lengths, arts = [], [], [], [], []
-        base = 0
+        indptrs, indices, data, lengths, arts = [], [], [], [], []
+        base = nnz = 0
         for seg, live in parts:
             keep = np.flatnonzero(live)
-            newcol = np.full(len(seg), -1, dtype=np.int64)
-            newcol[keep] = base + np.arange(len(keep))
-            coo = seg.tf.tocoo()
-            sel = live[coo.col]
-            remap = np.full(len(seg.terms), -1, dtype=np.int64)
-            used = np.unique(coo.row[sel])  # terms of dead chunks only are dropped
+            cols = seg.tf.tocsc()[:, keep] if len(keep) < len(seg) else seg.tf.tocsc()
+            used = np.flatnonzero(np.bincount(cols.indices, minlength=len(seg.terms)))
+            remap = np.full(len(seg.terms), -1, dtype=np.int32)  # terms of dead chunks: dropped
             remap[used] = [vocab.setdefault(seg.terms[r], len(vocab)) for r in used.tolist()]
-            rows.append(remap[coo.row[sel]])
-            cols.append(newcol[coo.col[sel]])
-            data.append(coo.data[sel])
+            indices.append(remap[cols.indices])
+            data.append(cols.data.astype(np.uint16, copy=False))
+            indptrs.append(cols.indptr[1:].astype(np.int64) + nnz)
+            nnz += int(cols.indptr[-1])
+            del cols
             ids.extend(seg.ids[i] for i in keep)
             lengths.append(seg.lengths[keep])
             amap = np.full(len(seg.articles), -1, dtype=np.int64)
@@ -214,12 +218,15 @@ class Segment:
             base += len(keep)
 
         def cat(xs: list[np.ndarray], dtype: Any) -> np.ndarray:
-            return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)
+            return np.concatenate(xs).astype(dtype, copy=False) if xs else np.zeros(0, dtype)
 
-        tf = sparse.csr_matrix(
-            (cat(data, np.uint16), (cat(rows, np.int64), cat(cols, np.int64))),
-            shape=(len(vocab), base),
+        index_type = np.int32 if nnz < 2**31 else np.int64  # int64 only where it must be
+        indptr = np.concatenate([np.zeros(1, np.int64), *indptrs]).astype(index_type)
+        csc = sparse.csc_matrix(
+            (cat(data, np.uint16), cat(indices, index_type), indptr), shape=(len(vocab), base)
         )
+        del data, indices
+        tf = csc.tocsr()
         return cls(ids, list(vocab), tf, cat(lengths, np.float32), list(codes), cat(arts, np.int32))
 
 

@@ -16,7 +16,8 @@ up with its change log (the ``changes`` table, written in the same transaction a
 chunks); a damaged one (checksum, manifest or load failure), one whose live chunk count
 differs from the catalog's, or one in the previous layout is rebuilt from the catalog.
 An upload merges segments only up to ``bm25_inline_merge_docs`` chunks; larger merges run
-in a background thread (``merge_bm25``) and are put in under the BM25 folder's lock, so an
+in a background thread (``merge_bm25``; the two analyzers' merges take turns, so that only
+one merge's memory is held at a time) and are put in under the BM25 folder's lock, so an
 upload's cost does not include them; ``close`` waits for them.
 
 One writer at a time: ``writer_lock`` (an flock on ``write.lock``) serialises ingests and
@@ -216,6 +217,7 @@ class Index:
         self._bm25_lock = threading.Lock()
         self._segments: dict[str, dict[str, Segment]] = {}  # analyzer -> loaded, by file
         self._merging: dict[str, threading.Thread] = {}  # analyzer -> background merge
+        self._merge_turn = threading.Lock()  # one background merge at a time: memory, CPU
         stored = self.catalog.get_meta("model_id")
         if stored is None:
             self.catalog.set_meta("model_id", model_id)
@@ -422,8 +424,9 @@ class Index:
 
     def _merge_logged(self, analyzer: str) -> None:
         try:
-            while self.merge_bm25(analyzer):  # uploads during a long merge may defer more
-                pass
+            with self._merge_turn:  # the two analyzers' merges take turns, not both at once
+                while self.merge_bm25(analyzer):  # uploads during a long merge may defer more
+                    pass
         except (BM25Corrupt, OSError) as exc:  # the next upload or open tries again
             log.warning("background BM25 merge (%s) stopped: %s", analyzer, exc)
 
