@@ -153,8 +153,7 @@ def measure(home: Path, sents: list[str], uploads: int, queries: int) -> dict[st
             t0 = time.perf_counter()
             delete_articles([aid], settings, emb.model_id, index=idx)
             deletes.append(time.perf_counter() - t0)
-        for thread in list(idx._merging.values()):  # merges the uploads left to the background
-            thread.join()
+        idx.wait_for_merges()  # the merges the uploads left to the background
     rss["peak_rss_uploads_mb"] = upload_peak.peak_mb  # background merges included
     assistant = Assistant(settings, services=Services(settings, retriever=retriever))
     # half short questions (the factoid path), half open ones (the reader's list of points)

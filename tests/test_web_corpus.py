@@ -1,6 +1,7 @@
 """rag.web.corpus: safe upload names, size limits, ingest of uploads, delete, re-index."""
 
 import doctest
+import json
 import os
 import shutil
 
@@ -137,6 +138,26 @@ def test_delete_removes_the_article_and_its_uploaded_file(indexed, tmp_path, ser
     # a re-index does not bring it back; a seed article's file is left where it is
     cp.reindex(settings, emb, index=index)
     assert "hoa-binh" not in Index(settings, emb.model_id).catalog.article_ids()
+
+
+@pytest.mark.parametrize("serving", [False, True], ids=["own-index", "serving-index"])
+def test_an_uploaded_file_that_holds_two_articles_stays_until_both_are_deleted(
+    indexed, tmp_path, serving
+):
+    settings, emb, _ = indexed
+    index = Index(settings, emb.model_id) if serving else None
+    src = tmp_path / "tin.jsonl"
+    rows = [
+        {"id": "t1", "title": "Hội nghị dân vận", "text": "Ban Dân vận tập huấn 300 cán bộ."},
+        {"id": "t2", "title": "Nông thôn mới", "text": "Toàn tỉnh có 41 xã đạt chuẩn."},
+    ]
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    saved = cp.save_uploads([src], cp.upload_dir(settings), max_bytes=10**6)
+    assert sorted(cp.ingest_uploads(saved, settings, emb, index=index).added) == ["t1", "t2"]
+    assert cp.delete_article(settings, emb.model_id, "t1", index)
+    assert (cp.upload_dir(settings) / "tin.jsonl").exists()  # t2 is still read from it
+    assert cp.delete_article(settings, emb.model_id, "t2", index)
+    assert not (cp.upload_dir(settings) / "tin.jsonl").exists()
 
 
 def test_reindex_picks_up_changes_and_drops_articles_whose_file_is_gone(own_corpus):

@@ -191,8 +191,9 @@ class Segment:
 
         Built column-wise (documents are the columns): each part's live columns are taken
         from its CSC form, their term numbers mapped into the merged vocabulary, and the
-        parts laid side by side, then turned into CSR once. That holds about 20 bytes a
-        posting at its peak, where going through COO triplets held about 50."""
+        parts laid side by side, then turned into CSR once. At its peak that held about 12
+        bytes a posting above its inputs, where going through COO triplets held about 51
+        (``bench/merge_cost.py``)."""
         vocab: dict[str, int] = {}
         codes: dict[str, int] = {}
         ids: list[str] = []
@@ -200,7 +201,9 @@ class Segment:
         base = nnz = 0
         for seg, live in parts:
             keep = np.flatnonzero(live)
-            cols = seg.tf.tocsc()[:, keep] if len(keep) < len(seg) else seg.tf.tocsc()
+            cols = seg.tf.tocsc()
+            if len(keep) < len(seg):
+                cols = cols[:, keep]
             used = np.flatnonzero(np.bincount(cols.indices, minlength=len(seg.terms)))
             remap = np.full(len(seg.terms), -1, dtype=np.int32)  # terms of dead chunks: dropped
             remap[used] = [vocab.setdefault(seg.terms[r], len(vocab)) for r in used.tolist()]

@@ -305,12 +305,20 @@ class Catalog:
         return deleted, chunk_ids
 
     # -- reads -------------------------------------------------------------------
-    def states(self, ids: Sequence[str] | None = None) -> dict[str, ArticleState]:
-        """Ingest state of every article, or of those of ``ids`` that exist (an upload
-        asks for its own articles only: reading all of them grows with the corpus)."""
+    def states(
+        self, ids: Sequence[str] | None = None, *, path: str | None = None
+    ) -> dict[str, ArticleState]:
+        """Ingest state of every article, of those of ``ids`` that exist, or of those read
+        from ``path`` (an upload or a delete asks for its own articles only: reading all
+        of them grows with the corpus)."""
         sql = "SELECT id, fingerprint, pipeline, version, path FROM articles"
         con = self._con()
-        rows = con.execute(sql) if ids is None else _rows_in(con, sql + " WHERE id IN ({})", ids)
+        if path is not None:
+            rows = con.execute(sql + " WHERE path = ?", (path,))
+        else:
+            rows = (
+                con.execute(sql) if ids is None else _rows_in(con, sql + " WHERE id IN ({})", ids)
+            )
         return {r[0]: ArticleState(r[1], r[2], r[3], r[4]) for r in rows}
 
     def article_ids(self) -> list[str]:

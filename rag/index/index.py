@@ -237,9 +237,13 @@ class Index:
         """Wait for background BM25 merges, then close the catalog's connections (what
         opens an Index closes it; a later call reconnects). The vector store holds no
         connection of its own to close."""
+        self.wait_for_merges()
+        self.catalog.close()
+
+    def wait_for_merges(self) -> None:
+        """Return when the background BM25 merges started so far are done."""
         for thread in list(self._merging.values()):
             thread.join()
-        self.catalog.close()
 
     def __enter__(self) -> Index:
         return self

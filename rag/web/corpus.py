@@ -227,14 +227,20 @@ def reindex(
     return out
 
 
-def _states(settings: Settings, model_id: str, index: Index | None) -> dict[str, ArticleState]:
-    """The catalog's article states, from ``index`` or from one opened for this call."""
+def _states(
+    settings: Settings,
+    model_id: str,
+    index: Index | None,
+    ids: Sequence[str] | None = None,
+    path: str | None = None,
+) -> dict[str, ArticleState]:
+    """``Catalog.states(ids, path=path)``, from ``index`` or from one opened for this call."""
     if index is not None:
-        return index.catalog.states()
+        return index.catalog.states(ids, path=path)
     from rag.index.index import Index
 
     with Index(settings, model_id) as opened:
-        return opened.catalog.states()
+        return opened.catalog.states(ids, path=path)
 
 
 def delete_article(
@@ -244,14 +250,13 @@ def delete_article(
     re-index would bring the article back). ``index``: as for ``ingest_uploads``."""
     from rag.index.ingest import delete_articles
 
-    states = _states(settings, model_id, index)
-    state = states.get(article_id)
+    state = _states(settings, model_id, index, ids=[article_id]).get(article_id)
     deleted = delete_articles([article_id], settings, model_id, index=index)
     if not deleted:
         return False
     if state is not None and state.path:
         path = Path(state.path)
-        shared = any(s.path == state.path for a, s in states.items() if a != article_id)
+        shared = bool(_states(settings, model_id, index, path=state.path))  # still read from it
         if not shared and path.resolve().parent == upload_dir(settings):
             with contextlib.suppress(OSError):
                 path.unlink()
