@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     embed_text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id, ordinal);
+CREATE INDEX IF NOT EXISTS articles_by_path ON articles(path);
 CREATE TABLE IF NOT EXISTS changes (article_id TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS changes_by_generation ON changes(generation);
 """
