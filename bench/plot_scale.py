@@ -1,6 +1,9 @@
 """Plot ``bench/scale.py`` rows: cost against corpus size, log-log, with the issue's targets.
 
-.venv/bin/python bench/plot_scale.py bench/out/scale.json --out docs/img/scale.png
+.venv/bin/python bench/plot_scale.py docs/img/scale_rows.json --out docs/img/scale.png
+
+A row with ``"transcribed": true`` (copied from an earlier run whose JSON was not kept; its
+``"run"`` says which) is drawn with a hollow marker.
 """
 
 from __future__ import annotations
@@ -43,15 +46,23 @@ def main() -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     for ax, unit in zip(axes, ("ms", "MB"), strict=True):
         for key, label, axis in SERIES:
-            pts = [(r["chunks"], r[key]) for r in rows if axis == unit and key in r]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), marker="o", label=label)
+            pts = [(r["chunks"], r[key], bool(r.get("transcribed"))) for r in rows
+                   if axis == unit and key in r]  # fmt: skip
+            if not pts:
+                continue
+            (line,) = ax.plot([x for x, _, _ in pts], [y for _, y, _ in pts], label=label)
+            for x, y, other_run in pts:  # hollow: a row of another run (its "run" says which)
+                face = "none" if other_run else line.get_color()
+                ax.plot(x, y, "o", color=line.get_color(), markerfacecolor=face)
         for y, label in TARGETS[unit]:
             ax.axhline(y, color="grey", linestyle="--", linewidth=0.8)
             ax.annotate(label, (rows[0]["chunks"], y), fontsize=8, va="bottom")
         ax.set(xscale="log", yscale="log", xlabel="chunks in the index", ylabel=unit)
         ax.grid(True, which="both", linewidth=0.3)
         ax.legend(fontsize=8)
+    if any(r.get("transcribed") for r in rows):
+        fig.text(0.5, 0.005, "hollow markers: a row of another run (see its 'run')", ha="center",
+                 fontsize=8)  # fmt: skip
     axes[0].set_title("latency (2-core machine)")
     axes[1].set_title("memory and disk")
     fig.tight_layout()

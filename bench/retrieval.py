@@ -308,6 +308,7 @@ def main() -> int:
     print()
     print(markdown(summaries))
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(
             json.dumps({"summaries": summaries, "rows": all_rows}, ensure_ascii=False),
             encoding="utf-8",

@@ -11,9 +11,9 @@ chunk, write, lexical catch-up for both analyzers, merges above
 ``bm25_inline_merge_docs`` left to a background thread), their deletes, and ``--queries``
 questions made of news sentences (half "… là gì?", half "… đã đạt những kết quả gì?")
 through BM25, dense, the hybrid retriever and the whole offline answer (``Assistant.ask``
-with the default answerer: rules for the short questions, the reader over up to 10
-windows for the open ones). ``--homes DIR`` keeps the homes, so that the long build and
-the measurement can run at different times. ``full_bm25_rebuild_s``
+with the default answerer: rules for the short questions, the reader over the top 5
+chunks for the open ones; 10 before commit b9e7904). ``--homes DIR`` keeps the homes, so
+that the long build and the measurement can run at different times. ``full_bm25_rebuild_s``
 is what every upload cost before the segmented index (a rebuild from the catalog, one
 analyzer); ``merge_all_segments_s`` the largest merge the tiered policy can make (all
 segments into one), now made by a background thread; ``peak_rss_largest_merge_mb`` is the
