@@ -347,6 +347,26 @@ def is_correct(*, answerable: bool, refused: bool, contains_gold: float | None) 
     return (not refused) and contains_gold == 1.0
 
 
+def roc_auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """Probability that a positive scores above a negative (ties count half): ROC AUC.
+
+    >>> roc_auc([0.9, 0.4], [0.1, 0.4])
+    0.875
+    """
+    if not positives or not negatives:
+        return None
+    scored = sorted([(s, 1) for s in positives] + [(s, 0) for s in negatives])
+    rank_sum, i = 0.0, 0
+    while i < len(scored):
+        j = i
+        while j < len(scored) and scored[j][0] == scored[i][0]:
+            j += 1
+        rank_sum += (i + j + 1) / 2 * sum(label for _, label in scored[i:j])  # ranks i+1..j
+        i = j
+    n_pos, n_neg = len(positives), len(negatives)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile; 0.0 for no values."""
     if not values:

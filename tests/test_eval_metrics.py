@@ -221,6 +221,17 @@ def test_percentile_nearest_rank():
     assert m.percentile(list(range(1, 101)), 95) == 95
 
 
+def test_roc_auc_counts_pairs_and_half_ties():
+    assert m.roc_auc([], [0.1]) is None and m.roc_auc([0.1], []) is None
+    assert m.roc_auc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert m.roc_auc([0.1, 0.2], [0.9, 0.8]) == 0.0
+    assert m.roc_auc([0.5], [0.5]) == 0.5
+    # brute force over every (positive, negative) pair on scores with ties
+    pos, neg = [0.3, 0.7, 0.7, 0.2, 0.9], [0.7, 0.1, 0.3, 0.3]
+    pairs = [1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg]
+    assert m.roc_auc(pos, neg) == pytest.approx(sum(pairs) / len(pairs))
+
+
 # -- aggregation ---------------------------------------------------------------------------
 
 

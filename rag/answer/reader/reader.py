@@ -182,7 +182,15 @@ class Reader:
     def read(self, question: str, passages: Sequence[Passage]) -> list[Reading]:
         if not passages:
             return []
-        wins = self.windows(question, passages)
+        return self.read_windows(passages, self.windows(question, passages))
+
+    def read_windows(self, passages: Sequence[Passage], wins: Sequence[Window]) -> list[Reading]:
+        """One forward pass over windows already built (``windows``, or
+        ``windows_around`` for training-style windows); ``wins[i]`` reads ``passages[i]``,
+        whose ``start``/``end`` must cover the window's sentences."""
+        if not wins:
+            return []
+        self.warm_up()
         import torch
 
         n = max(len(w.ids) for w in wins)

