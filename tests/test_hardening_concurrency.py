@@ -156,6 +156,50 @@ def test_answers_during_reingest_never_mix_two_versions(tmp_path):
     assert cited >= len(answers) * 0.98  # the answers kept coming, from the article
 
 
+def test_a_reingest_between_the_searches_and_the_live_check_loses_no_article(tmp_path, monkeypatch):
+    """The race the test above once hit (1 answer in 38): both lists were searched before a
+    re-ingest committed and checked against the catalog after it, so every chunk of the
+    article was dropped as no longer live and the answer was refused. Made deterministic:
+    the BM25 list comes from the index as it was, and the vector search re-ingests the
+    article right after it ran. The retriever must search again and find the new version."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for seed in sorted(SEED_DIR.glob("*.txt"))[:2]:
+        (corpus / seed.name).write_bytes(seed.read_bytes())
+    article = corpus / "an_phu.txt"
+    article.write_text(version_text(0), encoding="utf-8")
+    settings = load_settings(tmp_path / "home", env={}, chunk_tokens=32, chunk_overlap=6)
+    emb = HashEmbedder()
+    ingest([corpus], settings, embedder=emb)
+    assistant = Assistant(settings, embedder=emb)
+    retriever = assistant.services.retriever
+    old_chunks = {c.id for c in assistant.services.catalog.chunks_of("an_phu")}
+    old_bm25 = retriever.index.bm25("vi")
+    searched = {"bm25": 0, "dense": 0}
+    bm25_index, query_store = retriever._bm25_index, retriever.index.store.query
+
+    def stale_bm25(analyzer):
+        searched["bm25"] += 1
+        return old_bm25 if searched["bm25"] == 1 else bm25_index(analyzer)
+
+    def query_then_reingest(*args, **kwargs):
+        hits = query_store(*args, **kwargs)
+        searched["dense"] += 1
+        if searched["dense"] == 1:
+            article.write_text(version_text(1), encoding="utf-8")
+            ingest([corpus], settings, embedder=emb)
+        return hits
+
+    monkeypatch.setattr(retriever, "_bm25_index", stale_bm25)
+    monkeypatch.setattr(retriever.index.store, "query", query_then_reingest)
+    hits = retriever.retrieve(QUESTION, k=5)
+    ours = [h.chunk.id for h in hits if h.chunk.article_id == "an_phu"]
+    assert ours and not set(ours) & old_chunks, [h.chunk.id for h in hits]
+    assert searched == {"bm25": 2, "dense": 2}  # searched again once, not more
+    ans = assistant.ask(QUESTION)
+    assert ans.text.startswith("11 buổi"), ans.text
+
+
 @pytest.mark.slow
 def test_another_process_ingest_is_seen_by_a_running_assistant(tmp_path):
     """``hoidap ingest`` in another process while the app runs: a local Chroma client

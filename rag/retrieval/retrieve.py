@@ -42,6 +42,9 @@ from rag.index.catalog import ArticleMeta
 from rag.index.index import Index
 from rag.types import Filters, ScoredChunk
 
+# searches of one query when a write committed meanwhile and dropped candidates (retrieve)
+RETRIES = 3
+
 
 class Reranker(Protocol):
     def score(self, query: str, passages: Sequence[str]) -> list[float]: ...
@@ -178,16 +181,24 @@ class HybridRetriever:
         return top_scores(idx.ids, scores, n)
 
     def dense(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        return self._dense_counted(query, n, allowed)[0]
+
+    def _dense_counted(
+        self, query: str, n: int, allowed: set[str] | None
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """(live hits, whether hits were dropped as not live)."""
         vector = self.embedder.embed_query(query)
         where = None
         if allowed is not None:
             if not allowed:
-                return []
+                return [], False
             where = {"article_id": {"$in": sorted(allowed)}}
         hits = self.index.store.query(vector, n, where)
-        # vectors the catalog does not list (a write killed midway) are never shown
+        # vectors the catalog does not list (a write killed midway, or a version that a
+        # re-ingest replaced since the query) are never shown
         live = self.index.catalog.live_view([cid for cid, _ in hits], [])[1]
-        return [(cid, score) for cid, score in hits if cid in live]
+        kept = [(cid, score) for cid, score in hits if cid in live]
+        return kept, len(kept) < len(hits)
 
     # -- fusion -------------------------------------------------------------------
     def fuse(
@@ -223,16 +234,39 @@ class HybridRetriever:
         filters: Filters | None = None,
         timings: dict[str, float] | None = None,
     ) -> list[ScoredChunk]:
-        k = k or self.top_k
+        """The top ``k`` chunks for ``query``, best first.
+
+        A re-ingest may commit while the two lists are searched: a list searched before
+        the commit holds the old version's chunk ids, which the catalog, read after it, no
+        longer has, and both lists can lose the whole article that way. When candidates
+        were dropped and the catalog's generation moved meanwhile, the search runs again
+        (at most ``RETRIES`` times), so one answer sees one version, old or new, not none.
+        """
+        catalog = self.index.catalog
+        for _ in range(RETRIES):
+            generation = catalog.generation
+            out, dropped = self._retrieve_once(query, k or self.top_k, filters, timings)
+            if not dropped or catalog.generation == generation:
+                break
+        return out
+
+    def _retrieve_once(
+        self,
+        query: str,
+        k: int,
+        filters: Filters | None,
+        timings: dict[str, float] | None,
+    ) -> tuple[list[ScoredChunk], bool]:
+        """(hits, whether candidates were dropped as not live in the catalog)."""
         t0 = time.perf_counter()
         allowed = self.allowed_articles(filters)
         if allowed is not None and not allowed:
-            return []
+            return [], False
         n = max(self.candidates, k * 4)
-        dense_future = self._pool.submit(self.dense, query, n, allowed)
+        dense_future = self._pool.submit(self._dense_counted, query, n, allowed)
         bm25_hits = self.bm25(query, n, allowed)
         t_bm25 = time.perf_counter() - t0
-        dense_hits = dense_future.result()
+        dense_hits, dense_dropped = dense_future.result()
         t_both = time.perf_counter() - t0
 
         fused = self.fuse(bm25_hits, dense_hits)
@@ -241,9 +275,10 @@ class HybridRetriever:
             for rank, (cid, score) in enumerate(hits, 1):
                 info.setdefault(cid, {})[f"{name}_rank"] = rank
                 info[cid][f"{name}_score"] = score
-        ranked = sorted(fused, key=lambda c: -fused[c])
-        chunks = self.index.catalog.get_chunks(ranked[: max(n, k * 4)])
+        ranked = sorted(fused, key=lambda c: -fused[c])[: max(n, k * 4)]
+        chunks = self.index.catalog.get_chunks(ranked)
         ordered = [chunks[c] for c in ranked if c in chunks]
+        dropped = dense_dropped or len(ordered) < len(ranked)
 
         if self.reranker is not None and ordered:
             pool = ordered[: max(k * 4, 20)]
@@ -276,7 +311,7 @@ class HybridRetriever:
             timings["bm25"] = t_bm25 * 1000
             timings["dense_and_bm25"] = t_both * 1000
             timings["retrieve"] = (time.perf_counter() - t0) * 1000
-        return out
+        return out, dropped
 
 
 def _opt_int(v: float | int | None) -> int | None:
