@@ -200,8 +200,9 @@ def validate_question(question: str, limit: int) -> str:
 OPEN_CHUNKS = 10
 OPEN_PER_ARTICLE = 6
 _OPEN = re.compile(
-    r"\b(?:da lam gi|lam gi|lam nhung gi|nhung gi|nhu the nao|the nao|ket qua|nhiem vu"
-    r"|giai phap|bien phap|han che|ton tai|kho khan|quan diem|tom tat|so sanh|noi dung"
+    r"\b(?:da lam gi|lam gi|lam nhung gi|nhung gi|nhung (?:viec|cong viec|hoat dong) gi"
+    r"|nhu the nao|the nao|ket qua|nhiem vu|giai phap|bien phap|han che|ton tai|kho khan"
+    r"|quan diem|tom tat|so sanh|noi dung"
     r"|muc tieu|y nghia|vai tro|cach lam|mo hinh|nhung diem|diem moi|bai hoc)\b"
 )
 _OPEN_START = re.compile(r"^(?:neu|liet ke|ke ra|trinh bay|tom tat|so sanh|hay cho biet cac)\b")

@@ -314,7 +314,7 @@ class ReaderAnswerer:
         self, read: Sequence[tuple[ScoredChunk, Reading]], max_points: int | None = None
     ) -> list[Citation]:
         """The relevant sentences of the windows read, as citations: by relevance, at
-        least ``point_floor``, near-duplicates dropped, at most ``max_points``, then in
+        least ``point_floor``, repeats dropped, at most ``max_points``, then in
         article (first read) and reading order. Open-question answers and briefings list
         these."""
         limit = max_points or self.max_points
@@ -337,7 +337,10 @@ class ReaderAnswerer:
             if len(kept) >= limit or (kept and item[0] < floor):
                 break
             toks = set(tokens(item[2].passage.text[item[3] : item[4]]))
-            if any(len(toks & s) >= 0.7 * max(1, min(len(toks), len(s))) for s in seen):
+            # a repeat: 70% of its own words are in one sentence kept (not of the shorter
+            # one's: a short kept sentence inside a long new one dropped the long one and
+            # its points, docs/BENCHMARKS.md "Open questions")
+            if any(len(toks & s) >= 0.7 * max(1, len(toks)) for s in seen):
                 continue
             kept.append(item)
             seen.append(toks)
