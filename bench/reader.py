@@ -76,6 +76,7 @@ def run_set(
     factoid: bool = True,
     precision: str = "auto",
     first_chunks: int | None = None,
+    trust: float | None = None,
     offset: int = 0,
 ) -> dict[str, Any]:
     name, qpath, cpath = set_paths(arg)
@@ -90,6 +91,8 @@ def run_set(
         rdr.cal = dataclasses.replace(rdr.cal, threshold=0.0, open_threshold=0.0)
     if first_chunks is not None:
         rdr.cal = dataclasses.replace(rdr.cal, first_chunks=first_chunks)
+    if trust is not None:
+        rdr.cal = dataclasses.replace(rdr.cal, trust=trust)
     rdr.reader.warm_up()
     services.evidence(questions[0]["question"])  # warm-up: Chroma, BM25, embedder
     rows = []
@@ -118,6 +121,7 @@ def run_set(
     res = summarize(name, rows)
     res["reader_mode"] = rdr.reader.mode
     res["first_chunks"] = rdr.cal.first_chunks
+    res["trust"] = rdr.cal.trust
     return res
 
 
@@ -174,6 +178,11 @@ def main() -> int:
         help="factoid questions read this many chunks first (0: all at once; default: the "
         "calibration file's)",
     )  # fmt: skip
+    ap.add_argument(
+        "--trust", type=float, default=None,
+        help="with --rules-for-factoid: the reader answers a factoid question itself at this "
+        "answerability or more (above 1: never; default: the calibration file's)",
+    )  # fmt: skip
     args = ap.parse_args()
     summaries = []
     for arg in args.sets:
@@ -184,7 +193,7 @@ def main() -> int:
         s = run_set(
             arg, args.home, args.limit, dump, args.uncalibrated,
             factoid=not args.rules_for_factoid, precision=args.precision,
-            first_chunks=args.first_chunks, offset=args.offset,
+            first_chunks=args.first_chunks, offset=args.offset, trust=args.trust,
         )  # fmt: skip
         print(json.dumps(s, ensure_ascii=False), flush=True)
         summaries.append(s)

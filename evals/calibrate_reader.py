@@ -18,12 +18,23 @@ does, the one with the best refusal F1. Factoid and open questions are calibrate
 from ``bench/reader.py --rules-for-factoid --out DIR``, where a factoid question's score
 is the reader's answerability of the sentence the rules chose; it is refused at ``t``
 when the rules refused it or that score is under ``t``. Writes ``sentence_threshold``.
+
+``--trust RULES.jsonl --against READER.jsonl`` chooses ``trust`` for the shipped default:
+the two dumps are one set answered by ``bench/reader.py --rules-for-factoid --trust 2``
+(the rules choose every factoid sentence) and by ``bench/reader.py`` (the reader answers
+all); at ``trust`` t a factoid question takes the reader's answer when its best
+answerability is at least t and the rules' sentence scored under ``--rules-sure``, else
+the rules'. Chosen: the t with the best lead F1 on the
+answerable questions (or the highest t within 0.005 of it: the curve is flat near its top)
+that refuses at most ``--loss`` more of them and keeps the unanswerable ones' refusal
+recall within ``--loss`` of the rules' alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +86,53 @@ def choose(points: list[Point], min_precision: float, max_loss: float) -> tuple[
     return max(points, key=lambda p: p.f1), "best F1 (no threshold met the limits)"
 
 
+F1_TOL = 0.005
+TRUST_GRID = [round(0.5 + 0.02 * i, 2) for i in range(25)] + [2.0]
+
+
+def trust_sweep(
+    rules: list[dict[str, Any]], reader: list[dict[str, Any]], rules_sure: float = 2.0
+) -> list[dict[str, Any]]:
+    """Per ``trust``: lead F1 and refusals of the answerable questions, refusal recall of
+    the unanswerable ones, when the reader answers at that answerability or more and
+    scored the rules' sentence under ``rules_sure``."""
+    by_id = {r["id"]: r for r in reader}
+    pairs = [(r, by_id[r["id"]]) for r in rules if r["id"] in by_id and not r["scores"]["open"]]
+    out = []
+    for t in TRUST_GRID:
+        f1 = refused = caught = 0.0
+        n_ans = n_una = 0
+        for ru, re_ in pairs:
+            trusted = re_["scores"]["answerable"] >= t and ru["scores"]["answerable"] < rules_sure
+            side = re_ if trusted else ru
+            if ru["answerable"]:
+                n_ans += 1
+                f1 += side["reader"]["lead_f1"]
+                refused += side["reader"]["refused"]
+            else:
+                n_una += 1
+                caught += side["reader"]["refused"]
+        out.append({
+            "trust": t, "lead_f1": round(f1 / max(1, n_ans), 4),
+            "refused_answerable": round(refused / max(1, n_ans), 4),
+            "refusal_recall": round(caught / max(1, n_una), 4),
+            "answerable": n_ans, "unanswerable": n_una,
+        })  # fmt: skip
+    return out
+
+
+def choose_trust(points: list[dict[str, Any]], loss: float) -> dict[str, Any]:
+    off = points[-1]  # 2.0: the rules alone
+    ok = [
+        p for p in points
+        if p["refused_answerable"] <= off["refused_answerable"] + loss
+        and p["refusal_recall"] >= off["refusal_recall"] - loss
+    ]  # fmt: skip
+    best = max(p["lead_f1"] for p in ok)
+    # the F1 curve is flat near its top (noise): the highest trust within ``F1_TOL`` of it
+    return max((p for p in ok if p["lead_f1"] >= best - F1_TOL), key=lambda p: p["trust"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.calibrate_reader", description=__doc__)
     ap.add_argument("dumps", nargs="+", type=Path)
@@ -84,14 +142,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-open", type=int, default=30)
     ap.add_argument("--write", action="store_true", help=f"write {CALIBRATION_FILE.name}")
     ap.add_argument("--sentence", action="store_true", help="calibrate sentence_threshold")
+    ap.add_argument("--trust", action="store_true", help="calibrate trust (with --against)")
+    ap.add_argument("--against", nargs="+", type=Path, default=[], help="reader-on-all dumps")
+    ap.add_argument(
+        "--rules-sure", type=float, default=0.9,
+        help="--trust: the rules' sentence is kept at this answerability or more",
+    )  # fmt: skip
     args = ap.parse_args(argv)
-    rows = [
-        json.loads(x)
-        for d in args.dumps
-        for x in d.read_text(encoding="utf-8").splitlines()
-        if x.strip()
-    ]
-    rows = [r for r in rows if r.get("split", "") == args.split]
+    rows = [r for r in _read(args.dumps) if r.get("split", "") == args.split]
+    if args.trust:
+        if not args.against:
+            ap.error("--trust needs --against READER.jsonl (the reader answering every question)")
+        points = trust_sweep(rows, _read(args.against), args.rules_sure)
+        chosen = choose_trust(points, args.loss)
+        for p in points:
+            print(json.dumps(p), file=sys.stderr)
+        names = [f"{d.parent.name}/{d.name}" for d in (*args.dumps, *args.against)]
+        rule = "the highest trust within 0.005 of the best lead F1, within --loss of the rules'"
+        choice = {**chosen, "rules_sure": args.rules_sure, "rule": rule, "tuned_on": names,
+                  "split": args.split}  # fmt: skip
+        trust = {"trust": chosen["trust"], "rules_sure": args.rules_sure, "trust_choice": choice}
+        return _emit(trust, args.write)
     factoid = [r for r in rows if not r["scores"]["open"]]
     opened = [r for r in rows if r["scores"]["open"]]
     if args.sentence:
@@ -115,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         cal["open_threshold"] = ob.threshold
         cal["open"] = {**ob.__dict__, "questions": len(opened), "rule": owhy}
     return _emit(cal, args.write)
+
+
+def _read(paths: list[Path]) -> list[dict[str, Any]]:
+    return [
+        json.loads(x)
+        for d in paths
+        for x in d.read_text(encoding="utf-8").splitlines()
+        if x.strip()
+    ]
 
 
 def _emit(cal: dict[str, Any], write: bool) -> int:

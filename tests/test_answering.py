@@ -377,6 +377,11 @@ def test_an_office_the_article_names_only_for_a_deputy_is_missing() -> None:
     assert deputy_only(k("Ai là Phó Chủ tịch UBND tỉnh?"), art) == []
     assert deputy_only(k("Ai là Chủ tịch Ủy ban MTTQ tỉnh?"), art) == []
     assert deputy_only(k("Ai là Giám đốc Sở Y tế?"), art) == []  # absent: not this check
+    # "Trưởng ban Dân vận" (written "trưởng bdv" once the organ is shortened)
+    dep = k("Đồng chí Đỗ Văn Phới - Phó Trưởng ban Dân vận Trung ương dự hội nghị.")
+    assert deputy_only(k("Trưởng ban Dân vận Tỉnh ủy là ai?"), dep) == ["trưởng bdv"]
+    both = k("Phó Trưởng ban Dân vận Đỗ Văn Phới và Trưởng ban Dân vận Trương Thanh Huyền.")
+    assert deputy_only(k("Trưởng ban Dân vận Tỉnh ủy là ai?"), both) == []
 
 
 def test_a_bare_number_keeps_the_unit_of_that_number_not_of_the_best_one():

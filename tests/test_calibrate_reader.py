@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evals.calibrate_reader import choose, sweep
+from evals.calibrate_reader import choose, choose_trust, sweep, trust_sweep
 
 
 def row(answerable: bool, score: float, *, refused: bool = False, contains: float = 1.0) -> Any:
@@ -36,3 +36,41 @@ def test_the_sentence_sweep_keeps_the_rules_refusals_and_adds_low_scores() -> No
     rows[-4]["scores"]["answerable"] = 0.5
     assert {p.threshold: p for p in sweep(rows)}[0.12].recall == 0.25
     assert {p.threshold: p for p in sweep(rows, sentence=True)}[0.12].recall == 0.5
+
+
+def pair(
+    qid: str, answerable: bool, score: float, rules: tuple[float, bool], reader: tuple[float, bool]
+) -> tuple[Any, Any]:
+    """One question's rows in the rules' dump and the reader's: (lead F1, refused) each."""
+
+    def one(f1: float, refused: bool) -> Any:
+        return {
+            "id": qid,
+            "answerable": answerable,
+            "reader": {"lead_f1": f1, "refused": float(refused)},
+            "scores": {"answerable": score, "missing": [], "open": False},
+        }
+
+    return one(*rules), one(*reader)
+
+
+def test_trust_takes_the_readers_answer_where_it_is_sure_within_the_refusal_limits() -> None:
+    pairs = [
+        pair("a", True, 0.95, (0.2, False), (1.0, False)),  # the reader reads it better
+        pair("b", True, 0.7, (0.5, False), (0.0, False)),  # the rules do
+        pair("c", False, 0.9, (0.0, True), (0.0, False)),  # a sure reader answers it
+        pair("d", False, 0.1, (0.0, True), (0.0, True)),
+    ]
+    rules, reader = [p[0] for p in pairs], [p[1] for p in pairs]
+    points = {p["trust"]: p for p in trust_sweep(rules, reader)}
+    assert points[2.0]["lead_f1"] == 0.35 and points[2.0]["refusal_recall"] == 1.0
+    assert points[0.92]["lead_f1"] == 0.75 and points[0.92]["refusal_recall"] == 1.0
+    assert points[0.88]["refusal_recall"] == 0.5  # "c" is answered from 0.9 down
+    assert points[0.5]["lead_f1"] == 0.5
+    # the best F1 (0.75 from 0.94 to 0.92), at the highest such trust
+    assert choose_trust(list(points.values()), loss=0.02)["trust"] == 0.94
+    # the reader is surer of "c" than of "a": trusting it costs a refusal
+    reader[2]["scores"]["answerable"] = rules[2]["scores"]["answerable"] = 0.97
+    points = {p["trust"]: p for p in trust_sweep(rules, reader)}
+    assert choose_trust(list(points.values()), loss=0.02)["trust"] == 2.0  # the rules alone
+    assert choose_trust(list(points.values()), loss=0.6)["trust"] == 0.94

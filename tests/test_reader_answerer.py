@@ -207,6 +207,69 @@ def test_with_factoid_off_the_rules_answer_factoid_questions_and_the_reader_open
     assert opened.answerer == "reader" and opened.text.startswith("Các ý chính")
 
 
+@pytest.mark.parametrize(
+    ("answerable", "answered_by", "read"),
+    [(0.85, "reader", 3), (0.95, "extractive", 1), (0.75, "extractive", 3)],
+)
+def test_with_factoid_off_a_sure_reader_answers_where_it_doubts_the_rules(
+    answerable: float, answered_by: str, read: int
+) -> None:
+    """The rules' sentence is read alone first; under ``rules_sure`` the reader reads the
+    top chunks and answers itself at ``trust`` or more, else the rules' answer stands."""
+    ev = evidence(hit("b", B, 0, len(B), 0), hit("a", A, 0, len(A), 1))
+    reader = FakeReader({"a": answerable, "b": 0.1}, {"a": "bà Đặng Thị Hồng Liên"})
+    ra = ReaderAnswerer(
+        reader,  # type: ignore[arg-type]
+        ExtractiveAnswerer(threshold=0.0),
+        calibration=ReaderCalibration(threshold=0.5, trust=0.8, rules_sure=0.9),
+        factoid=False,
+    )
+    ans = ra.answer("Ai là Bí thư Quận ủy Quận 9?", ev)
+    quote = "Bí thư Quận ủy Quận 9 là bà Đặng Thị Hồng Liên."
+    assert ans.answerer == answered_by and not ans.refused
+    assert A[reader.seen[0].start : reader.seen[0].end] == quote  # the rules' sentence
+    assert [p.article_id for p in reader.seen[1:]] == ["b", "a"][: read - 1]  # top chunks
+    assert ans.citations[0].quote == quote
+    if answered_by == "reader":  # the reader's span and window
+        assert ans.text.startswith("Bà Đặng Thị Hồng Liên [1].")
+        assert ans.citations[0].chunk_id == "a#v-0001"
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "span"),
+    [
+        (  # how many: the span must start with a number
+            "Quận đã tổ chức bao nhiêu buổi đối thoại với nhân dân?",
+            "Quận đã tổ chức 120 buổi đối thoại với nhân dân. "
+            "Ban Dân vận các Quận 2, 7, 9 tổ chức đối thoại với nhân dân.",
+            "Ban Dân vận các Quận 2, 7, 9",
+        ),
+        (  # the office asked for, named only as a deputy's in the reader's sentence
+            "Trưởng ban Dân vận Tỉnh ủy là ai?",
+            "Trưởng ban Dân vận Tỉnh ủy Trương Thanh Huyền phát biểu bế mạc. "
+            "Đồng chí Đỗ Văn Phới - Phó Trưởng ban Dân vận Trung ương dự hội nghị.",
+            "Đỗ Văn Phới",
+        ),
+    ],
+)
+def test_a_sure_reader_is_not_trusted_with_a_wrong_kind_of_answer(
+    question: str, text: str, span: str
+) -> None:
+    ev = Evidence.of([hit("c", text, 0, len(text), 0)], {"c": text})
+    reader = FakeReader({"c": 0.88}, {"c": span})
+    ra = ReaderAnswerer(
+        reader,  # type: ignore[arg-type]
+        ExtractiveAnswerer(threshold=0.0),
+        calibration=ReaderCalibration(threshold=0.5, trust=0.8, rules_sure=0.9),
+        factoid=False,
+    )
+    ans = ra.answer(question, ev)
+    assert len(reader.seen) == 2  # the rules' sentence, then the top chunk: not trusted
+    assert ans.answerer == "extractive" and span not in ans.text
+    reader.spans["c"] = {"Đỗ Văn Phới": "Trương Thanh Huyền"}.get(span, "120 buổi")
+    assert ra.answer(question, ev).answerer == "reader"  # the right kind of span is
+
+
 def test_factoid_questions_read_the_first_chunks_and_the_rest_only_when_unsure() -> None:
     hits = [hit("a", A, 0, 80, 0), hit("b", B, 0, len(B), 1), hit("a", A, 80, len(A), 2)]
     sure = FakeReader({"a": 0.95, "b": 0.1}, {"a": "Đặng Thị Hồng Liên"})

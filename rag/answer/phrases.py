@@ -465,7 +465,8 @@ _NOT_SERIAL = frozenset(
 )
 _OFFICE = re.compile(
     r"(?<!phó )(?<!\w)(tổng bí thư|bí thư|chủ tịch|giám đốc|chánh văn phòng|chánh án|"
-    r"viện trưởng|hiệu trưởng|trưởng ban|trưởng phòng|trưởng đoàn|chủ nhiệm) ([^\W\d_]+)"
+    r"viện trưởng|hiệu trưởng|trưởng ban|trưởng(?= bdv)|trưởng phòng|trưởng đoàn|chủ nhiệm)"
+    r" ([^\W\d_]+)"
 )
 _ORGANS = (
     ("ủy ban nhân dân", "ubnd"), ("hội đồng nhân dân", "hđnd"),

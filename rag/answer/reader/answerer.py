@@ -14,7 +14,10 @@ scores a window of whole sentences each. Then:
   get the rule-based answer (label "extractive") led by the reader's answer phrase inside
   the sentence the rules chose (``_lead_phrase``: that sentence alone is read), refused
   when the reader scores that sentence under ``sentence_threshold`` (0, off, as shipped:
-  see ``reader_calibration.json``); the reader answers open questions;
+  see ``reader_calibration.json``); but when the reader doubts that sentence (its
+  answerability under ``rules_sure``) and, reading the top ``first_chunks``, is sure of
+  one (``trust``, with checks: ``_trusted``), the reader answers; the reader answers open
+  questions;
 * **refusal** when the best answerability is under the calibrated threshold
   (``rag/answer/data/reader_calibration.json``, written by ``evals/calibrate_reader.py``)
   or the question names a year, number or place the best article lacks (the extractive
@@ -44,7 +47,7 @@ from rag.answer.extractive import (
     _display,
     _missing_constraints,
 )
-from rag.answer.phrases import capitalize_first, with_counted_unit
+from rag.answer.phrases import capitalize_first, deputy_only, with_counted_unit
 from rag.answer.question import Question, analyze, is_open_question
 from rag.answer.reader.model import ReaderUnavailable
 from rag.answer.reader.reader import Passage, Reader, Reading
@@ -79,6 +82,11 @@ class ReaderCalibration:
     # ``factoid=False``: the rules' answer is refused when the reader, reading the rules'
     # sentence alone, gives it an answerability under this (0: never)
     sentence_threshold: float = 0.0
+    # ``factoid=False``: when the reader gives the rules' sentence an answerability under
+    # ``rules_sure``, it reads the top chunks and answers itself if its best window's
+    # answerability is at least ``trust`` (above 1: never, the rules always choose)
+    trust: float = 2.0
+    rules_sure: float = 0.9
     source: str = "defaults"
 
     @staticmethod
@@ -150,12 +158,13 @@ class ReaderAnswerer:
         return answer
 
     def readings(
-        self, query: str, evidence: Evidence, *, wide: bool | None = None
+        self, query: str, evidence: Evidence, *, wide: bool | None = None, first_only: bool = False
     ) -> list[tuple[ScoredChunk, Reading]]:
         """The chunks read and what the reader says of each. Open questions read the top
         ``open_chunks`` at once; factoid ones the top ``first_chunks`` and, unless one of
-        them is ``confident``, the rest of the top ``max_chunks`` (most answers are in the
-        first chunks, and a forward pass costs in proportion to the tokens read)."""
+        them is ``confident`` or ``first_only``, the rest of the top ``max_chunks`` (most
+        answers are in the first chunks, and a forward pass costs in proportion to the
+        tokens read)."""
         hits = [h for h in evidence.hits if h.chunk.article_id in evidence.texts]
         if wide is None:
             wide = is_open_question(query, analyze(query).kind)
@@ -169,7 +178,7 @@ class ReaderAnswerer:
         if wide or first <= 0 or len(passages) <= first:
             return list(zip(hits, self.reader.read(query, passages), strict=True))
         head = self.reader.read(query, passages[:first])
-        if max(r.answerable for r in head) >= self.cal.confident:
+        if first_only or max(r.answerable for r in head) >= self.cal.confident:
             return list(zip(hits[:first], head, strict=True))
         rest = self.reader.read(query, passages[first:])
         return list(zip(hits, head + rest, strict=True))
@@ -184,18 +193,20 @@ class ReaderAnswerer:
         t0 = time.perf_counter()
         query = standalone_query or question
         q = analyze(query)
-        if (
-            q.published
-            or not evidence.hits
-            or not (self.factoid or is_open_question(query, q.kind))
-        ):
-            if q.published or not evidence.hits:
-                ans = self.fallback.answer(
-                    question, evidence.hits, evidence.texts, standalone_query=query
-                )
-                return ans, NO_SCORES
-            return self._rules_with_phrase(question, query, q, evidence, t0)
-        read = self.readings(query, evidence)
+        if q.published or not evidence.hits:
+            ans = self.fallback.answer(
+                question, evidence.hits, evidence.texts, standalone_query=query
+            )
+            return ans, NO_SCORES
+        if not (self.factoid or is_open_question(query, q.kind)):
+            ruled = self._rules_with_phrase(question, query, q, evidence, t0)
+            if self.cal.trust > 1.0 or ruled[1].answerable >= self.cal.rules_sure:
+                return ruled
+            read = self.readings(query, evidence, first_only=True)  # the rules answer else
+            if not self._trusted(q, read):
+                return ruled
+        else:
+            read = self.readings(query, evidence)
         t_read = (time.perf_counter() - t0) * 1000
         if not read:
             return self._refuse(question, query, evidence, t0, []), NO_SCORES
@@ -235,6 +246,24 @@ class ReaderAnswerer:
             timings_ms={"read": t_read, "answer": (time.perf_counter() - t0) * 1000},
         )
         return answer, scores
+
+    def _trusted(self, q: Question, read: Sequence[tuple[ScoredChunk, Reading]]) -> bool:
+        """The reader answers instead of the rules: sure of a window (``trust``), a number
+        leading its span when the question asks how many, and its answer's sentence does not
+        name the office asked for only as a deputy's ("Phó Trưởng ban …" for "Trưởng ban
+        …": the model confuses them)."""
+        if not read:
+            return False
+        best = max((r for _, r in read), key=lambda r: (r.answerable, r.span_score))
+        if best.answerable < self.cal.trust or best.span is None:
+            return False
+        # a count leads its span ("300 cán bộ", "hơn 300 cán bộ"), not a name with numbers
+        # in it ("Ban Dân vận Quận ủy các Quận 2,7,9")
+        head = best.span_text.split()[:2]
+        if q.kind == "how_many" and not any(ch.isdigit() for w in head for ch in w):
+            return False
+        a, b = best.sentence_of(best.span[0])
+        return not deputy_only(search_key(q.text), search_key(best.passage.text[a:b]))
 
     def _rules_with_phrase(
         self, question: str, query: str, q: Question, evidence: Evidence, t0: float
