@@ -61,9 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.weights:
         weights, meta = args.weights / WEIGHTS_FILE.name, args.weights / META_FILE.name
     reader = Reader(weights, meta, precision=args.precision)
-    reader.warm_up()
-    builder = reader._builder
-    assert builder is not None
+    builder = reader.builder
     t0 = time.perf_counter()
     em: list[float] = []
     f1: list[float] = []

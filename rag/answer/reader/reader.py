@@ -171,11 +171,18 @@ class Reader:
         inside = [(a, b) for a, b in spans if a < p.end and b > p.start]
         return inside or [(p.start, p.end)]
 
-    def windows(self, question: str, passages: Sequence[Passage]) -> list[Window]:
+    @property
+    def builder(self) -> WindowBuilder:
+        """The window builder of the loaded model (its tokenizer and window length), for
+        tools that build windows the way training does (``bench/reader_gold.py``)."""
         self.warm_up()
         assert self._builder is not None
-        q_ids = self._builder.question_ids(question)
-        return [self._builder.build(q_ids, p.text, self._spans(p)) for p in passages]
+        return self._builder
+
+    def windows(self, question: str, passages: Sequence[Passage]) -> list[Window]:
+        builder = self.builder
+        q_ids = builder.question_ids(question)
+        return [builder.build(q_ids, p.text, self._spans(p)) for p in passages]
 
     # -- reading
 
