@@ -48,7 +48,9 @@ class FakeReader:
         spans: dict[str, str] | None = None,
         relevant: Sequence[str] | dict[str, float] = (),
         fail: bool = False,
+        alone: float | None = None,
     ) -> None:
+        self.alone = alone  # answerability of a passage of one sentence, if set
         self.answerable, self.spans, self.relevant, self.fail = (
             answerable,
             spans or {},
@@ -68,7 +70,10 @@ class FakeReader:
             phrase = self.spans.get(p.article_id)
             i = p.text.find(phrase) if phrase else -1
             span = (i, i + len(phrase)) if phrase and i >= 0 else None
-            out.append(Reading(p, self.answerable.get(p.article_id, 0.0), span, 1.0, sents))
+            score = self.answerable.get(p.article_id, 0.0)
+            if self.alone is not None and len(spans) == 1:
+                score = self.alone
+            out.append(Reading(p, score, span, 1.0, sents))
         return out
 
     def relevance(self, sentence: str) -> float:
@@ -233,6 +238,29 @@ def test_with_factoid_off_a_sure_reader_answers_where_it_doubts_the_rules(
     if answered_by == "reader":  # the reader's span and window
         assert ans.text.startswith("Bà Đặng Thị Hồng Liên [1].")
         assert ans.citations[0].chunk_id == "a#v-0001"
+
+
+@pytest.mark.parametrize(("rules_sentence", "shown"), [(0.6, True), (0.4, False)])
+def test_where_the_reader_overrides_the_rules_their_sentence_follows_if_it_rates_it(
+    rules_sentence: float, shown: bool
+) -> None:
+    """Shown second, cited, when the reader gives the rules' sentence (read alone) at
+    least ``second`` (0.5) of its own window's answerability (0.95)."""
+    ev = evidence(hit("a", A, 0, len(A), 0))
+    reader = FakeReader({"a": 0.95}, {"a": "Cụm thi đua 3"}, alone=rules_sentence)
+    ra = ReaderAnswerer(
+        reader,  # type: ignore[arg-type]
+        ExtractiveAnswerer(threshold=0.0),
+        calibration=ReaderCalibration(threshold=0.5, trust=0.8, rules_sure=0.9, second=0.5),
+        factoid=False,
+    )
+    ans = ra.answer("Ai là Bí thư Quận ủy Quận 9?", ev)
+    assert ans.answerer == "reader" and ans.text.startswith("Cụm thi đua 3 [1].")
+    rules = "Bí thư Quận ủy Quận 9 là bà Đặng Thị Hồng Liên."
+    first = "Chiều 1/7, Đoàn kiểm tra của Ban Dân vận Thành ủy đã kiểm tra Cụm thi đua 3."
+    assert [c.quote for c in ans.citations] == [first] + ([rules] if shown else [])
+    if shown:
+        assert ans.text.endswith(f"{rules[:-1]} [2].") and ans.citations[1].n == 2
 
 
 @pytest.mark.parametrize(

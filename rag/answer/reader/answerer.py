@@ -16,8 +16,9 @@ scores a window of whole sentences each. Then:
   when the reader scores that sentence under ``sentence_threshold`` (0, off, as shipped:
   see ``reader_calibration.json``); but when the reader doubts that sentence (its
   answerability under ``rules_sure``) and, reading the top ``first_chunks``, is sure of
-  one (``trust``, with checks: ``_trusted``), the reader answers; the reader answers open
-  questions;
+  one (``trust``, with checks: ``_trusted``), the reader answers, the rules' sentence
+  following as a second citation when the reader rates it at least ``second`` of its own;
+  the reader answers open questions;
 * **refusal** when the best answerability is under the calibrated threshold
   (``rag/answer/data/reader_calibration.json``, written by ``evals/calibrate_reader.py``)
   or the question names a year, number or place the best article lacks (the extractive
@@ -30,6 +31,7 @@ The chunks are re-ordered by answerability in ``Answer.retrieved`` when ``rerank
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -198,6 +200,7 @@ class ReaderAnswerer:
                 question, evidence.hits, evidence.texts, standalone_query=query
             )
             return ans, NO_SCORES
+        ruled: tuple[Answer, ReaderScores] | None = None
         if not (self.factoid or is_open_question(query, q.kind)):
             ruled = self._rules_with_phrase(question, query, q, evidence, t0)
             if self.cal.trust > 1.0 or ruled[1].answerable >= self.cal.rules_sure:
@@ -235,6 +238,8 @@ class ReaderAnswerer:
             parts, cites = self._points(read)
         else:
             parts, cites = self._factoid(q, by_answer)
+            if ruled is not None:  # the reader overrode the rules' sentence
+                parts, cites = self._with_rules_sentence(parts, cites, ruled, best.answerable)
         answer = Answer(
             question=question,
             text=parts,
@@ -329,6 +334,27 @@ class ReaderAnswerer:
             if search_key(span) != search_key(cites[0].quote):
                 parts.insert(0, _cite(capitalize_first(span), 1))
         return " ".join(parts), cites
+
+    def _with_rules_sentence(
+        self,
+        parts: str,
+        cites: list[Citation],
+        ruled: tuple[Answer, ReaderScores],
+        best: float,
+    ) -> tuple[str, list[Citation]]:
+        """The rules' sentence after the reader's answer (``trust``), cited, when the reader
+        gives it at least ``second`` of its best answerability, as a second window is added:
+        where the reader overrode the rules wrongly, the reader still shows it."""
+        answer, scores = ruled
+        if answer.refused or not answer.citations or not cites:
+            return parts, cites
+        if scores.answerable < self.cal.second * best:
+            return parts, cites
+        c = answer.citations[0]
+        if any(x.article_id == c.article_id and x.start <= c.start < x.end for x in cites):
+            return parts, cites
+        extra = dataclasses.replace(c, n=len(cites) + 1)
+        return f"{parts} {_cite(_display(extra.quote), extra.n)}", [*cites, extra]
 
     def _points(self, read: list[tuple[ScoredChunk, Reading]]) -> tuple[str, list[Citation]]:
         cites = self.points(read)
