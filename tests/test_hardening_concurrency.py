@@ -25,7 +25,7 @@ import pytest
 from rag.assistant import Assistant
 from rag.index.index import Index, IndexBusy
 from rag.index.ingest import ingest
-from rag.settings import load_settings
+from rag.settings import Settings, load_settings
 from rag.types import Answer
 from tests.fakes import HashEmbedder
 from tests.running import run_python
@@ -85,8 +85,8 @@ def check_one_version(ans: Answer, versions) -> str | None:
     return None
 
 
-@pytest.mark.slow
-def test_answers_during_reingest_never_mix_two_versions(tmp_path):
+def an_phu_with_two_seeds(tmp_path: Path) -> tuple[Path, Path, Settings, HashEmbedder]:
+    """Version 0 of "an_phu" and two seed articles around it, ingested in small chunks."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for seed in sorted(SEED_DIR.glob("*.txt"))[:2]:  # other articles around it
@@ -96,6 +96,12 @@ def test_answers_during_reingest_never_mix_two_versions(tmp_path):
     settings = load_settings(tmp_path / "home", env={}, chunk_tokens=32, chunk_overlap=6)
     emb = HashEmbedder()
     ingest([corpus], settings, embedder=emb)
+    return corpus, article, settings, emb
+
+
+@pytest.mark.slow
+def test_answers_during_reingest_never_mix_two_versions(tmp_path):
+    corpus, article, settings, emb = an_phu_with_two_seeds(tmp_path)
     index = Index(settings, emb.model_id)
     versions: dict[str, tuple[str, str, dict[str, tuple[int, int]]]] = {}
     record_version(index, versions)
@@ -162,15 +168,7 @@ def test_a_reingest_between_the_searches_and_the_live_check_loses_no_article(tmp
     article was dropped as no longer live and the answer was refused. Made deterministic:
     the BM25 list comes from the index as it was, and the vector search re-ingests the
     article right after it ran. The retriever must search again and find the new version."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for seed in sorted(SEED_DIR.glob("*.txt"))[:2]:
-        (corpus / seed.name).write_bytes(seed.read_bytes())
-    article = corpus / "an_phu.txt"
-    article.write_text(version_text(0), encoding="utf-8")
-    settings = load_settings(tmp_path / "home", env={}, chunk_tokens=32, chunk_overlap=6)
-    emb = HashEmbedder()
-    ingest([corpus], settings, embedder=emb)
+    corpus, article, settings, emb = an_phu_with_two_seeds(tmp_path)
     assistant = Assistant(settings, embedder=emb)
     retriever = assistant.services.retriever
     old_chunks = {c.id for c in assistant.services.catalog.chunks_of("an_phu")}
