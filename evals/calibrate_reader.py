@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         for p in points:
             print(json.dumps(p), file=sys.stderr)
         names = [f"{d.parent.name}/{d.name}" for d in (*args.dumps, *args.against)]
-        rule = "the highest trust within 0.005 of the best lead F1, within --loss of the rules'"
+        rule = f"the highest trust within {F1_TOL} of the best lead F1, within --loss of the rules'"
         choice = {**chosen, "rules_sure": args.rules_sure, "rule": rule, "tuned_on": names,
                   "split": args.split}  # fmt: skip
         trust = {"trust": chosen["trust"], "rules_sure": args.rules_sure, "trust_choice": choice}

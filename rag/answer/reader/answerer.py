@@ -213,7 +213,7 @@ class ReaderAnswerer:
         t_read = (time.perf_counter() - t0) * 1000
         if not read:
             return self._refuse(question, query, evidence, t0, []), NO_SCORES
-        by_answer = sorted(read, key=lambda hr: (-hr[1].answerable, -hr[1].span_score))
+        by_answer = _by_answer(read)
         retrieved = list(evidence.hits)
         if self.rerank:
             top = [h for h, _ in by_answer]
@@ -259,7 +259,7 @@ class ReaderAnswerer:
         …": the model confuses them)."""
         if not read:
             return False
-        best = max((r for _, r in read), key=lambda r: (r.answerable, r.span_score))
+        best = _by_answer(read)[0][1]  # the window the reader would answer from
         if best.answerable < self.cal.trust or best.span is None:
             return False
         # a count leads its span ("300 cán bộ", "hơn 300 cán bộ"), not a name with numbers
@@ -416,6 +416,13 @@ class ReaderAnswerer:
         ans = self.fallback._refuse(question, query, retrieved or evidence.hits, t0, None, missing)
         ans.answerer = self.label
         return ans
+
+
+def _by_answer(
+    read: Sequence[tuple[ScoredChunk, Reading]],
+) -> list[tuple[ScoredChunk, Reading]]:
+    """The windows read, the likeliest to answer first (answerability, then span score)."""
+    return sorted(read, key=lambda hr: (-hr[1].answerable, -hr[1].span_score))
 
 
 def _citation(n: int, hit: ScoredChunk, text: str, a: int, b: int) -> Citation:
