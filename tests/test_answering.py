@@ -382,6 +382,10 @@ def test_an_office_the_article_names_only_for_a_deputy_is_missing() -> None:
     assert deputy_only(k("Trưởng ban Dân vận Tỉnh ủy là ai?"), dep) == ["trưởng bdv"]
     both = k("Phó Trưởng ban Dân vận Đỗ Văn Phới và Trưởng ban Dân vận Trương Thanh Huyền.")
     assert deputy_only(k("Trưởng ban Dân vận Tỉnh ủy là ai?"), both) == []
+    # "Trưởng ban Ban Dân vận" is the same office, in the question or in the article
+    assert deputy_only(k("Ai là Trưởng ban Ban Dân vận Tỉnh ủy?"), dep) == ["trưởng bdv"]
+    full = k("Phó Trưởng ban Dân vận Đỗ Văn Phới và Trưởng ban Ban Dân vận Trương Thanh Huyền.")
+    assert deputy_only(k("Trưởng ban Dân vận Tỉnh ủy là ai?"), full) == []
 
 
 def test_a_bare_number_keeps_the_unit_of_that_number_not_of_the_best_one():

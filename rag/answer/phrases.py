@@ -477,7 +477,7 @@ _ORGANS = (
 def _organs(key: str) -> str:
     for long, short in _ORGANS:
         key = key.replace(long, short)
-    return key
+    return key.replace("trưởng ban bdv", "trưởng bdv")  # "Trưởng ban Ban Dân vận"
 
 
 def other_numbered(question: str, article_key: str) -> list[str]:
