@@ -17,11 +17,19 @@ Canonical forms returned by ``extract_places``:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache, lru_cache
 
-from corpus.text import canonical_tones, nfc, search_key
+from corpus.text import canonical_tones, nfc, search_key, strip_diacritics
 
-__all__ = ["POST_2025_PROVINCES", "PROVINCES", "extract_places", "is_place_name"]
+__all__ = [
+    "POST_2025_PROVINCES",
+    "PROVINCES",
+    "extract_places",
+    "is_place_name",
+    "place_variants",
+    "site_places",
+]
 
 HCMC = "Thành phố Hồ Chí Minh"
 
@@ -296,4 +304,36 @@ def extract_places(text: str) -> tuple[str, ...]:
             i += used
             continue
         i += 1
+    return tuple(found)
+
+
+@cache
+def _site_names() -> tuple[tuple[str, str], ...]:
+    """(run-together ASCII form, canonical) of every province name and variant of 5 letters
+    or more: "hatinh", "tphcm", "sonla" (shorter ones match inside unrelated words)."""
+    out: list[tuple[str, str]] = []
+    for canonical, variants in PROVINCES.items():
+        for name in (canonical, *variants):
+            flat = re.sub(r"[^a-z]", "", strip_diacritics(name))
+            if len(flat) >= 5:
+                out.append((flat, canonical))
+    return tuple(out)
+
+
+def place_variants(canonicals: Iterable[str]) -> list[str]:
+    """Each province with the variants it is written as ("TP.HCM", "TPHCM", …)."""
+    return [v for c in dict.fromkeys(canonicals) for v in (c, *PROVINCES.get(c, ()))]
+
+
+def site_places(site: str) -> tuple[str, ...]:
+    """Provinces a publisher's site name or address names, run together as site names are:
+    "Baohatinh.vn" -> ("Hà Tĩnh",), "https://thanhuytphcm.vn/..." -> ("Thành phố Hồ Chí
+    Minh",). A provincial paper or party site reports on its province, which the article
+    itself may never name."""
+    host = re.sub(r"^[a-z]+://", "", strip_diacritics(site)).split("/")[0]
+    flat = re.sub(r"[^a-z]", "", host.rsplit(".", 1)[0] if "." in host else host)
+    found: list[str] = []
+    for name, canonical in _site_names():
+        if name in flat and canonical not in found:
+            found.append(canonical)
     return tuple(found)

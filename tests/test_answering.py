@@ -370,6 +370,24 @@ def test_a_numbered_name_the_article_numbers_otherwise_is_missing() -> None:
     assert other_numbered("Có 3 quận nào?", art) == []
 
 
+def test_a_province_is_missing_unless_the_article_or_its_site_names_it() -> None:
+    from rag.answer.extractive import Candidate, _missing_constraints
+
+    text = "Chiều 1/7, Quận ủy Quận 9 học tập tư tưởng Hồ Chí Minh."
+
+    def lacks(question: str, source: str | None) -> list[str]:
+        chunk = Chunk("a#v-0000", "a", 0, text, 0, len(text), text)
+        sc = ScoredChunk(chunk, 1.0, title="Kiểm tra Cụm thi đua 3", source=source)
+        best = Candidate(0, sc, 0, len(text), text, 1.0, frozenset())
+        idf = lambda t: 1.0 if t == "\x00unseen\x00" else 0.1  # noqa: E731 - every word seen
+        return _missing_constraints(analyze(question), best, {"a": text}, idf)
+
+    # "tư tưởng Hồ Chí Minh" is not the city
+    assert lacks("Quận 9 ở TP.HCM làm gì?", None) == ["Thành phố Hồ Chí Minh"]
+    assert lacks("Quận 9 ở TP.HCM làm gì?", "Thanhuytphcm.vn") == []
+    assert lacks("Quận 9 ở Hà Tĩnh làm gì?", "Thanhuytphcm.vn") == ["Hà Tĩnh"]
+
+
 def test_an_office_the_article_names_only_for_a_deputy_is_missing() -> None:
     art = k("Dự có Chủ tịch Ủy ban MTTQ tỉnh Trần Nhật Tân, Phó Chủ tịch UBND tỉnh Lê Ngọc Châu.")
     assert deputy_only(k("Ai là Chủ tịch UBND tỉnh?"), art) == ["chủ tịch ubnd"]

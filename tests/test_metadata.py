@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from corpus.clean import CleanedDoc
 from corpus.metadata import extract_author, extract_source, find_publication_date
-from corpus.places import POST_2025_PROVINCES, PROVINCES, extract_places, is_place_name
+from corpus.places import (
+    POST_2025_PROVINCES,
+    PROVINCES,
+    extract_places,
+    is_place_name,
+    place_variants,
+    site_places,
+)
 from corpus.stamps import extract_date, is_date_line, parse_date_field, split_source_marker
 from corpus.types import RawDocument
 
@@ -233,6 +240,30 @@ def test_extract_author_falls_back_to_last_paragraph_then_header() -> None:
 )
 def test_extract_places(text: str, expected: tuple[str, ...]) -> None:
     assert extract_places(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("site", "expected"),
+    [
+        ("Baohatinh.vn", ("Hà Tĩnh",)),
+        ("https://thanhuytphcm.vn/tin-tuc/kiem-tra", ("Thành phố Hồ Chí Minh",)),
+        ("baobinhthuan.com.vn", ("Bình Thuận",)),
+        ("Báo Sơn La", ("Sơn La",)),
+        ("dantri.com.vn", ()),
+        ("vnexpress.net", ()),
+        ("", ()),
+    ],
+)
+def test_site_places(site: str, expected: tuple[str, ...]) -> None:
+    assert site_places(site) == expected
+
+
+def test_place_variants() -> None:
+    assert place_variants(["Thành phố Hồ Chí Minh", "Hà Tĩnh", "Hà Tĩnh"])[:2] == [
+        "Thành phố Hồ Chí Minh",
+        "TP.HCM",
+    ]
+    assert place_variants(["Hà Tĩnh"]) == ["Hà Tĩnh"]
 
 
 def test_gazetteer_sizes() -> None:

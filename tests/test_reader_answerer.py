@@ -137,6 +137,51 @@ def test_open_question_lists_relevant_sentences_across_articles_once_each() -> N
     assert [c.n for c in ans.citations] == [1, 2, 3]
 
 
+HT = (
+    "Hà Tĩnh đã tổ chức 300 buổi đối thoại với nhân dân. "
+    "Tỉnh cũng xây dựng 45 mô hình dân vận khéo."
+)
+SL = "Sơn La đã tổ chức 200 buổi đối thoại với nhân dân. Tỉnh nhân rộng mô hình dân vận khéo."
+
+
+def open_evidence() -> Evidence:
+    return Evidence.of(
+        [hit("sl", SL, 0, len(SL), 0), hit("ht", HT, 0, len(HT), 1)], {"sl": SL, "ht": HT}
+    )
+
+
+def test_an_open_question_lists_only_the_articles_about_the_place_it_names() -> None:
+    reader = FakeReader({"sl": 0.8, "ht": 0.6}, relevant=("đối thoại", "mô hình"))
+    ans = answerer(reader).answer("Hà Tĩnh đã làm gì để đổi mới công tác dân vận?", open_evidence())
+    assert not ans.refused
+    assert {c.article_id for c in ans.citations} == {"ht"}
+    assert len(ans.citations) == 2
+    # a comparison of the two keeps both, each article lacking the other's province
+    both = answerer(reader).answer(
+        "Hà Tĩnh và Sơn La đã làm gì để đổi mới công tác dân vận?", open_evidence()
+    )
+    assert {c.article_id for c in both.citations} == {"ht", "sl"}
+    # and a question that names no place lists both
+    plain = answerer(reader).answer(
+        "Các tỉnh đã làm gì để đổi mới công tác dân vận?", open_evidence()
+    )
+    assert {c.article_id for c in plain.citations} == {"ht", "sl"}
+
+
+def test_an_open_question_about_a_place_no_article_names_is_refused_naming_it() -> None:
+    reader = FakeReader({"sl": 0.8, "ht": 0.6}, relevant=("đối thoại", "mô hình"))
+    ans = answerer(reader).answer(
+        "Quảng Nam đã làm gì để đổi mới công tác dân vận?", open_evidence()
+    )
+    assert ans.refused and ans.citations == []
+    assert "Quảng Nam" in (ans.notice or "")
+    # the words that make it an open question ("tóm tắt", "so sánh") are not missing facts
+    ok = answerer(reader).answer(
+        "Tóm tắt việc đổi mới công tác dân vận ở Hà Tĩnh.", open_evidence()
+    )
+    assert not ok.refused, ok.notice
+
+
 def test_a_long_point_that_holds_a_shorter_listed_one_is_not_dropped_as_a_repeat() -> None:
     """Repeats are judged by the new sentence's own words: the long one adds its points
     (it used to be dropped because the short one's words were all inside it)."""

@@ -28,6 +28,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from corpus.chunking import split_sentences
+from corpus.places import PROVINCES, place_variants, site_places
 from corpus.text import search_key, strip_diacritics
 from rag.answer.answerer import AnswerRequest
 from rag.answer.evidence import Evidence
@@ -352,13 +353,18 @@ def _missing_constraints(
     q: Question, best: Candidate, texts: Mapping[str, str], idf: Callable[[str], float]
 ) -> list[str]:
     """What the question names that the evidence's article lacks: a year (when the article
-    states other years), a number, a place, or a concept: two adjacent content syllables
+    states other years), a number, a place (a province also where the publisher's site
+    names it: ``site_places``), or a concept: two adjacent content syllables
     ("chăn nuôi", "cà phê") both absent from the article, one of them absent from the whole
     index and both rare (idf at least 60% of an unseen word's), so generic verbs such as
     "triển khai" and paraphrases of words the corpus does use do not count."""
     idf_max = idf("\x00unseen\x00")
     article = texts.get(best.hit.chunk.article_id, "")
-    keyed, plain, places = article_fact_set(f"{best.hit.title}\n{best.hit.date or ''}\n{article}")
+    # a provincial paper's or party site's name names its province ("Baohatinh.vn")
+    site = place_variants(n for s in (best.hit.source, best.hit.url) for n in site_places(s or ""))
+    keyed, plain, places = article_fact_set(
+        "\n".join([best.hit.title, best.hit.date or "", article, *site])
+    )
     present = article_term_set(q.accented, f"{best.hit.title}\n{article}")
     missing = [
         in_question(q, (a, b))
@@ -383,7 +389,11 @@ def _missing_constraints(
             missing.append(n)
     for p in q.places:
         k = place_key(p)
-        if k not in places and k not in keyed and strip_diacritics(k) not in plain:
+        # a province is looked up among the article's places alone: as text, "hồ chí minh"
+        # is in every "tư tưởng Hồ Chí Minh"
+        if k not in places and (
+            p in PROVINCES or (k not in keyed and strip_diacritics(k) not in plain)
+        ):
             missing.append(p)
     # a numbered name the article numbers otherwise ("Cụm thi đua 5" in an article about
     # "Cụm thi đua 3"), an office it names only as a deputy's ("Chủ tịch UBND tỉnh" where

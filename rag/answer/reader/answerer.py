@@ -22,7 +22,9 @@ scores a window of whole sentences each. Then:
 * **refusal** when the best answerability is under the calibrated threshold
   (``rag/answer/data/reader_calibration.json``, written by ``evals/calibrate_reader.py``)
   or the question names a year, number or place the best article lacks (the extractive
-  answerer's check): the usual refusal naming the closest articles.
+  answerer's check; for an open question, that no article read has, and only the
+  articles lacking the fewest of them are listed): the usual refusal naming the closest
+  articles.
 
 Quotes are whole sentences of the article (article offsets), never cut at a chunk
 boundary. Publication-date questions are answered from metadata by the extractive answerer.
@@ -213,6 +215,10 @@ class ReaderAnswerer:
         t_read = (time.perf_counter() - t0) * 1000
         if not read:
             return self._refuse(question, query, evidence, t0, []), NO_SCORES
+        open_q = is_open_question(query, q.kind)
+        missing: list[str] = []
+        if open_q:
+            missing, read = self._open_scope(q, read, evidence.texts)
         by_answer = _by_answer(read)
         retrieved = list(evidence.hits)
         if self.rerank:
@@ -220,10 +226,8 @@ class ReaderAnswerer:
             ids = {h.chunk.id for h in top}
             retrieved = top + [h for h in evidence.hits if h.chunk.id not in ids]
         best_hit, best = by_answer[0]
-        open_q = is_open_question(query, q.kind)
         threshold = self.cal.open_threshold if open_q else self.cal.threshold
-        missing: list[str] = []
-        if best.span is not None:
+        if best.span is not None and not open_q:
             a, b = best.sentence_of(best.span[0])
             cand = Candidate(
                 0, best_hit, a, b, best.passage.text[a:b], best.answerable, frozenset()
@@ -232,7 +236,7 @@ class ReaderAnswerer:
         scores = ReaderScores(
             best.answerable, open_q, tuple(missing), tuple(h.chunk.id for h, _ in by_answer)
         )
-        if best.answerable < threshold or (missing and not open_q):
+        if best.answerable < threshold or missing:
             return self._refuse(question, query, evidence, t0, missing, retrieved), scores
         if open_q:
             parts, cites = self._points(read)
@@ -251,6 +255,33 @@ class ReaderAnswerer:
             timings_ms={"read": t_read, "answer": (time.perf_counter() - t0) * 1000},
         )
         return answer, scores
+
+    def _open_scope(
+        self, q: Question, read: list[tuple[ScoredChunk, Reading]], texts: Mapping[str, str]
+    ) -> tuple[list[str], list[tuple[ScoredChunk, Reading]]]:
+        """Open questions: what the question names (a place, year, number, numbered name,
+        office: ``_missing_constraints``) that no article read has (the question is refused,
+        naming it: "Quảng Nam đã làm gì …" over articles about other provinces), and the
+        windows of the articles no other article beats: one beats another when it lacks
+        only part of what the other lacks ("Hà Tĩnh đã làm gì …" lists Hà Tĩnh's points,
+        not another province's; a comparison of two provinces keeps both, each lacking the
+        other)."""
+        plain_q = dataclasses.replace(q, pairs=())  # "tóm tắt", "so sánh": not facts
+        lacks: dict[str, list[str]] = {}
+        for hit, _ in read:
+            if hit.chunk.article_id not in lacks:
+                probe = Candidate(0, hit, 0, 0, "", 0.0, frozenset())  # the article alone
+                lacks[hit.chunk.article_id] = _missing_constraints(
+                    plain_q, probe, texts, self.fallback.idf
+                )
+        if not lacks:
+            return [], read
+        first, *rest = lacks.values()
+        missing = [m for m in first if all(m in other for other in rest)]
+        sets = {aid: set(v) for aid, v in lacks.items()}
+        # an article is dropped when another lacks only part of what it lacks
+        kept = {a for a, v in sets.items() if not any(w < v for w in sets.values())}
+        return missing, [(h, rd) for h, rd in read if h.chunk.article_id in kept]
 
     def _trusted(self, q: Question, read: Sequence[tuple[ScoredChunk, Reading]]) -> bool:
         """The reader answers instead of the rules: sure of a window (``trust``), a number
