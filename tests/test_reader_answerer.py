@@ -141,7 +141,7 @@ HT = (
     "Hà Tĩnh đã tổ chức 300 buổi đối thoại với nhân dân. "
     "Tỉnh cũng xây dựng 45 mô hình dân vận khéo."
 )
-SL = "Sơn La đã tổ chức 200 buổi đối thoại với nhân dân. Tỉnh nhân rộng mô hình dân vận khéo."
+SL = "Sơn La phát huy vai trò Mặt trận trong đối thoại. Các bản làm theo mô hình của huyện Mai Sơn."
 
 
 def open_evidence() -> Evidence:
@@ -166,6 +166,19 @@ def test_an_open_question_lists_only_the_articles_about_the_place_it_names() -> 
         "Các tỉnh đã làm gì để đổi mới công tác dân vận?", open_evidence()
     )
     assert {c.article_id for c in plain.citations} == {"ht", "sl"}
+
+
+def test_an_open_question_reads_a_later_chunk_of_an_article_naming_what_the_first_lack() -> None:
+    """The top chunks are all Hà Tĩnh's; Sơn La's comes sixth, past the chunks read."""
+    hits = [hit("ht", HT, 0, len(HT), r) for r in range(5)] + [hit("sl", SL, 0, len(SL), 5)]
+    ev = Evidence.of(hits, {"sl": SL, "ht": HT})
+    reader = FakeReader({"sl": 0.8, "ht": 0.6}, relevant=("đối thoại", "mô hình"))
+    ans = answerer(reader).answer("Hà Tĩnh và Sơn La đã làm gì để đổi mới công tác dân vận?", ev)
+    assert {c.article_id for c in ans.citations} == {"ht", "sl"}
+    # a question that names nothing the chunks read lack reads no more
+    reader.seen.clear()
+    answerer(reader).answer("Hà Tĩnh đã làm gì để đổi mới công tác dân vận?", ev)
+    assert {p.article_id for p in reader.seen} == {"ht"}
 
 
 def test_an_open_question_about_a_place_no_article_names_is_refused_naming_it() -> None:

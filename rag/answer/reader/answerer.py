@@ -63,6 +63,8 @@ CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_cal
 # open questions' key points than ten (tune half 0.443 -> 0.586, docs/BENCHMARKS.md
 # "Reader"): the retrieval order is a signal the relevance head does not have.
 READER_OPEN_CHUNKS = 5
+# Open questions: chunks read beyond those, of articles that name what the ones read lack.
+OPEN_EXTRA = 2
 
 
 def reader_notice(exc: Exception) -> str:
@@ -218,7 +220,9 @@ class ReaderAnswerer:
         open_q = is_open_question(query, q.kind)
         missing: list[str] = []
         if open_q:
-            missing, read = self._open_scope(q, read, evidence.texts)
+            lacks = self._article_lacks(q, evidence.hits, evidence.texts)
+            read = read + self._named_elsewhere(query, read, evidence, lacks)
+            missing, read = self._open_scope(q, read, lacks)
         by_answer = _by_answer(read)
         retrieved = list(evidence.hits)
         if self.rerank:
@@ -257,31 +261,71 @@ class ReaderAnswerer:
         return answer, scores
 
     def _open_scope(
-        self, q: Question, read: list[tuple[ScoredChunk, Reading]], texts: Mapping[str, str]
+        self,
+        q: Question,
+        read: list[tuple[ScoredChunk, Reading]],
+        lacks: Mapping[str, frozenset[str]],
     ) -> tuple[list[str], list[tuple[ScoredChunk, Reading]]]:
         """Open questions: what the question names (a place, year, number, numbered name,
-        office: ``_missing_constraints``) that no article read has (the question is refused,
+        office: ``lacks``, an article's) that no article read has (the question is refused,
         naming it: "Quảng Nam đã làm gì …" over articles about other provinces), and the
         windows of the articles no other article beats: one beats another when it lacks
         only part of what the other lacks ("Hà Tĩnh đã làm gì …" lists Hà Tĩnh's points,
         not another province's; a comparison of two provinces keeps both, each lacking the
         other)."""
-        plain_q = dataclasses.replace(q, pairs=())  # "tóm tắt", "so sánh": not facts
-        lacks: dict[str, list[str]] = {}
-        for hit, _ in read:
-            if hit.chunk.article_id not in lacks:
-                probe = Candidate(0, hit, 0, 0, "", 0.0, frozenset())  # the article alone
-                lacks[hit.chunk.article_id] = _missing_constraints(
-                    plain_q, probe, texts, self.fallback.idf
-                )
-        if not lacks:
+        sets = {lacks[h.chunk.article_id] for h, _ in read}
+        if not sets:
             return [], read
-        first, *rest = lacks.values()
-        missing = [m for m in first if all(m in other for other in rest)]
-        sets = {aid: set(v) for aid, v in lacks.items()}
-        # an article is dropped when another lacks only part of what it lacks
-        kept = {a for a, v in sets.items() if not any(w < v for w in sets.values())}
-        return missing, [(h, rd) for h, rd in read if h.chunk.article_id in kept]
+        missing = sorted(frozenset.intersection(*sets))
+        kept = [(h, rd) for h, rd in read if not any(w < lacks[h.chunk.article_id] for w in sets)]
+        return missing, kept
+
+    def _article_lacks(
+        self, q: Question, hits: Sequence[ScoredChunk], texts: Mapping[str, str]
+    ) -> dict[str, frozenset[str]]:
+        """What an open question names that each article of ``hits`` lacks
+        (``_missing_constraints`` of the article alone, without the concept check: "tóm
+        tắt", "so sánh" are no facts)."""
+        plain_q = dataclasses.replace(q, pairs=())
+        out: dict[str, frozenset[str]] = {}
+        for hit in hits:
+            aid = hit.chunk.article_id
+            if aid not in out and aid in texts:
+                probe = Candidate(0, hit, 0, 0, "", 0.0, frozenset())
+                out[aid] = frozenset(_missing_constraints(plain_q, probe, texts, self.fallback.idf))
+        return out
+
+    def _named_elsewhere(
+        self,
+        query: str,
+        read: list[tuple[ScoredChunk, Reading]],
+        evidence: Evidence,
+        lacks: Mapping[str, frozenset[str]],
+    ) -> list[tuple[ScoredChunk, Reading]]:
+        """An open question names what no article read has but a later retrieved chunk's
+        article does ("… ở Sơn La và ở Hà Tĩnh" where the chunks read are all Hà Tĩnh's):
+        that chunk is read too, the first of each such article, at most ``OPEN_EXTRA``."""
+        seen = {h.chunk.article_id for h, _ in read}
+        if not seen:
+            return []
+        absent = frozenset.intersection(*(lacks[a] for a in seen))
+        extra: list[ScoredChunk] = []
+        for hit in evidence.hits:
+            aid = hit.chunk.article_id
+            if not absent or len(extra) >= OPEN_EXTRA:
+                break
+            if aid in seen or aid not in lacks:
+                continue
+            seen.add(aid)
+            if absent - lacks[aid]:
+                extra.append(hit)
+                absent &= lacks[aid]
+        passages = [
+            Passage(h.chunk.id, h.chunk.article_id, evidence.texts[h.chunk.article_id],
+                    h.chunk.start, h.chunk.end)
+            for h in extra
+        ]  # fmt: skip
+        return list(zip(extra, self.reader.read(query, passages), strict=True)) if extra else []
 
     def _trusted(self, q: Question, read: Sequence[tuple[ScoredChunk, Reading]]) -> bool:
         """The reader answers instead of the rules: sure of a window (``trust``), a number
