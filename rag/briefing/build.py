@@ -167,7 +167,8 @@ class BriefingBuilder:
         self, topic: str, evidence: Evidence, overview: Sequence[_Sent]
     ) -> list[_Sent]:
         """With ``answerer = "reader"``: the key points the reader lists for the topic, the
-        way it answers an open question (its top passages, relevance, no repeats); empty
+        way it answers an open question (its top passages and the articles the topic is
+        about, relevance, no repeats); empty
         (the extractive points) with another answerer or without the reader's weights."""
         if self.services.settings.answerer != "reader":
             return []
@@ -175,7 +176,8 @@ class BriefingBuilder:
 
         ra = self.services.reader_answerer
         try:
-            cites = ra.points(ra.readings(topic, evidence, wide=True), self.max_points + 2)
+            _, read = ra.open_read(topic, analyze(topic), evidence)
+            cites = ra.points(read, self.max_points + 2)
         except ReaderUnavailable:
             return []
         taken = {(s.article_id, s.start) for s in overview}

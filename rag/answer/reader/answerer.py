@@ -205,7 +205,11 @@ class ReaderAnswerer:
             )
             return ans, NO_SCORES
         ruled: tuple[Answer, ReaderScores] | None = None
-        if not (self.factoid or is_open_question(query, q.kind)):
+        open_q = is_open_question(query, q.kind)
+        missing: list[str] = []  # what the question names that the evidence lacks
+        if open_q:
+            missing, read = self.open_read(query, q, evidence)
+        elif not self.factoid:
             ruled = self._rules_with_phrase(question, query, q, evidence, t0)
             if self.cal.trust > 1.0 or ruled[1].answerable >= self.cal.rules_sure:
                 return ruled
@@ -217,12 +221,6 @@ class ReaderAnswerer:
         t_read = (time.perf_counter() - t0) * 1000
         if not read:
             return self._refuse(question, query, evidence, t0, []), NO_SCORES
-        open_q = is_open_question(query, q.kind)
-        missing: list[str] = []
-        if open_q:
-            lacks = self._article_lacks(q, evidence.hits, evidence.texts)
-            read = read + self._named_elsewhere(query, read, evidence, lacks)
-            missing, read = self._open_scope(q, read, lacks)
         by_answer = _by_answer(read)
         retrieved = list(evidence.hits)
         if self.rerank:
@@ -259,6 +257,19 @@ class ReaderAnswerer:
             timings_ms={"read": t_read, "answer": (time.perf_counter() - t0) * 1000},
         )
         return answer, scores
+
+    def open_read(
+        self, query: str, q: Question, evidence: Evidence
+    ) -> tuple[list[str], list[tuple[ScoredChunk, Reading]]]:
+        """What an open question (or a briefing's topic) reads: the top ``open_chunks``, and
+        a later chunk of an article naming what they lack (``_named_elsewhere``); then what
+        no article read has and the windows of the articles it is about (``_open_scope``)."""
+        read = self.readings(query, evidence, wide=True)
+        if not read:
+            return [], read
+        lacks = self._article_lacks(q, evidence.hits, evidence.texts)
+        read = read + self._named_elsewhere(query, read, evidence, lacks)
+        return self._open_scope(q, read, lacks)
 
     def _open_scope(
         self,
