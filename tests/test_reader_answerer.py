@@ -188,7 +188,19 @@ def test_an_open_question_about_a_place_no_article_names_is_refused_naming_it() 
     )
     assert ans.refused and ans.citations == []
     assert "Quảng Nam" in (ans.notice or "")
+    # a numbered group one article numbers otherwise and the others never name
+    ev = evidence(hit("a", A, 0, len(A), 0), hit("b", B, 0, len(B), 1))
+    reader = FakeReader({"a": 0.8, "b": 0.6}, relevant=("đối thoại", "hiến"))
+    group = answerer(reader).answer(
+        "Các quận thuộc Cụm thi đua 5 đã làm gì để làm tốt công tác dân vận?", ev
+    )
+    assert group.refused and "Cụm thi đua 5" in (group.notice or "")
+    same = answerer(reader).answer(
+        "Các quận thuộc Cụm thi đua 3 đã làm gì để làm tốt công tác dân vận?", ev
+    )
+    assert not same.refused
     # the words that make it an open question ("tóm tắt", "so sánh") are not missing facts
+    reader = FakeReader({"sl": 0.8, "ht": 0.6}, relevant=("đối thoại", "mô hình"))
     ok = answerer(reader).answer(
         "Tóm tắt việc đổi mới công tác dân vận ở Hà Tĩnh.", open_evidence()
     )

@@ -269,13 +269,14 @@ class ReaderAnswerer:
             return [], read
         lacks = self._article_lacks(q, evidence.hits, evidence.texts)
         read = read + self._named_elsewhere(query, read, evidence, lacks)
-        return self._open_scope(q, read, lacks)
+        return self._open_scope(q, read, lacks, evidence.texts)
 
     def _open_scope(
         self,
         q: Question,
         read: list[tuple[ScoredChunk, Reading]],
         lacks: Mapping[str, frozenset[str]],
+        texts: Mapping[str, str],
     ) -> tuple[list[str], list[tuple[ScoredChunk, Reading]]]:
         """Open questions: what the question names (a place, year, number, numbered name,
         office: ``lacks``, an article's) that no article read has (the question is refused,
@@ -287,7 +288,16 @@ class ReaderAnswerer:
         sets = {lacks[h.chunk.article_id] for h, _ in read}
         if not sets:
             return [], read
-        missing = sorted(frozenset.intersection(*sets))
+        keys = [search_key(texts.get(a, "")) for a in {h.chunk.article_id for h, _ in read}]
+        places = set(q.places)
+        # missing: lacked by every article; or, short of a place, in no article's text
+        # ("Cụm thi đua 5": the articles that number no "cụm" do not lack it as a rule)
+        missing = sorted(
+            m
+            for m in frozenset.union(*sets)
+            if all(m in s for s in sets)
+            or (m not in places and not any(search_key(m) in k for k in keys))
+        )
         kept = [(h, rd) for h, rd in read if not any(w < lacks[h.chunk.article_id] for w in sets)]
         return missing, kept
 
