@@ -224,6 +224,31 @@ def test_a_long_point_that_holds_a_shorter_listed_one_is_not_dropped_as_a_repeat
     assert quotes[0] == "Đồng chí đề nghị các quận quan tâm công tác dân vận."
 
 
+def test_a_point_that_opens_an_enumeration_runs_on_to_its_end() -> None:
+    from rag.answer.reader.answerer import enumeration_end
+
+    text = (
+        "Hội nghị diễn ra sáng 21/10.\n\n"
+        "Theo đó, 3 quan điểm lớn được chỉ ra gồm: cách mạng là sự nghiệp của Nhân dân;\n\n"
+        "Động lực thúc đẩy phong trào Nhân dân là phát huy quyền làm chủ;\n\n"
+        "Phương thức lãnh đạo phải gắn liền với công tác xây dựng Đảng.\n\n"
+        "Trời mưa to."
+    )
+    a = text.index("Theo đó")
+    b = text.index(";") + 1
+    end = enumeration_end(text, a, b)
+    assert text[a:end].endswith("xây dựng Đảng.")
+    assert enumeration_end(text, 0, text.index("\n")) == text.index("\n")  # a plain sentence
+    assert enumeration_end(text, a, b, limit=180) == text.index("làm chủ;") + len("làm chủ;")
+    assert enumeration_end(text, a, b, limit=120) == b  # the next item does not fit
+    # as a listed point: one cited item, on one line, its later items not listed again
+    ev = Evidence.of([hit("e", text, 0, len(text), 0)], {"e": text})
+    reader = FakeReader({"e": 0.8}, relevant={"quan điểm": 0.9, "Động lực": 0.5})
+    ans = answerer(reader).answer("Nêu các quan điểm lớn được chỉ ra?", ev)
+    assert len(ans.citations) == 1 and ans.citations[0].quote.endswith("xây dựng Đảng.")
+    assert "\n" not in ans.text.split("\n", 1)[1]
+
+
 def test_a_quote_is_the_whole_sentence_when_the_chunk_cuts_it() -> None:
     cut = A.index("Hồng Liên") + 4  # the chunk ends inside "Hồng Liên."
     ev = evidence(hit("a", A, 0, cut, 0))

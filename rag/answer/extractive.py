@@ -337,8 +337,9 @@ _SOURCE_MARKS = re.compile(r"\s*\[(?:\d+|cần trích dẫn|citation needed)\]",
 
 
 def _display(sentence: str) -> str:
-    """A quoted sentence as shown in the answer text (the citation keeps it verbatim)."""
-    return _SOURCE_MARKS.sub("", sentence)
+    """A quoted sentence as shown in the answer text (the citation keeps it verbatim): no
+    source marks, one line (an enumeration's items are paragraphs)."""
+    return " ".join(_SOURCE_MARKS.sub("", sentence).split())
 
 
 def _cite(sentence: str, n: int) -> str:

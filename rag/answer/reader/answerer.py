@@ -55,6 +55,7 @@ from rag.answer.phrases import capitalize_first, deputy_only, with_counted_unit
 from rag.answer.question import Question, analyze, is_open_question
 from rag.answer.reader.model import ReaderUnavailable
 from rag.answer.reader.reader import Passage, Reader, Reading
+from rag.answer.reader.windows import sentence_spans
 from rag.types import Answer, Citation, ScoredChunk
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_cal
 # open questions' key points than ten (tune half 0.443 -> 0.586, docs/BENCHMARKS.md
 # "Reader"): the retrieval order is a signal the relevance head does not have.
 READER_OPEN_CHUNKS = 5
+# Open questions: a point that opens an enumeration (":", ";") runs on to its end, up to this.
+ENUMERATION_CHARS = 900
 # Open questions: chunks read beyond those, of articles that name what the ones read lack.
 OPEN_EXTRA = 2
 
@@ -496,9 +499,12 @@ class ReaderAnswerer:
             kept.append(item)
             seen.append(toks)
         kept.sort(key=lambda x: (rank[x[1].chunk.article_id], x[3]))
-        return [
-            _citation(n, h, rd.passage.text, a, b) for n, (_, h, rd, a, b) in enumerate(kept, 1)
-        ]
+        spans: list[tuple[ScoredChunk, Reading, int, int]] = []
+        for _, h, rd, a, b in kept:
+            if any(x[0].chunk.article_id == h.chunk.article_id and x[2] <= a < x[3] for x in spans):
+                continue  # inside an enumeration listed above
+            spans.append((h, rd, a, enumeration_end(rd.passage.text, a, b)))
+        return [_citation(n, h, rd.passage.text, a, b) for n, (h, rd, a, b) in enumerate(spans, 1)]
 
     def _refuse(
         self,
@@ -512,6 +518,23 @@ class ReaderAnswerer:
         ans = self.fallback._refuse(question, query, retrieved or evidence.hits, t0, None, missing)
         ans.answerer = self.label
         return ans
+
+
+def enumeration_end(text: str, a: int, b: int, limit: int = ENUMERATION_CHARS) -> int:
+    """Where the point ``text[a:b]`` ends when it opens or continues an enumeration: a
+    sentence ending in ":" or ";" runs on through the next sentences while each ends in ";"
+    (the last ends in anything else), within ``limit`` characters from ``a``: "Theo đó, 5
+    quan điểm lớn được chỉ ra gồm: …;" then its four other viewpoints, one paragraph each."""
+    if not text[a:b].rstrip().endswith((":", ";")):
+        return b
+    end = b
+    for s, e in sentence_spans(text, b, min(len(text), a + 2 * limit + 1000)):  # whole ones
+        if e - a > limit:
+            break
+        end = e
+        if not text[s:e].rstrip().endswith(";"):
+            break
+    return end
 
 
 def _by_answer(
