@@ -1,7 +1,8 @@
-"""The documented retraining command, end to end on a tiny QA file written here: both
-cycles of the shipped recipe run, the second starts from the first's weights (checked by
-its SHA-256), a second run resumes from the checkpoints instead of training again, and
-the result loads as a reader. Slow: it loads the bundled e5-small weights."""
+"""The documented retraining command, end to end on a tiny QA file written here: the
+shipped recipe (one cycle, 8 layers, 2 epochs) trains, a second run resumes from the
+checkpoint instead of training again, and the result loads as a reader; with ``--cycles 2``
+the second cycle starts from the first's weights (checked by its SHA-256). Slow: it loads
+the bundled e5-small weights."""
 
 from __future__ import annotations
 
@@ -55,11 +56,34 @@ def _write_data(folder: Path) -> Path:
     return qa
 
 
-def test_the_two_cycle_recipe_trains_resumes_and_loads(tmp_path: Path, capsys) -> None:
+def test_the_shipped_recipe_trains_resumes_and_loads(tmp_path: Path, capsys) -> None:
     data = _write_data(tmp_path)
     work, out = tmp_path / "work", tmp_path / "out"
     argv = ["--data", str(data), "--work", str(work), "--out", str(out), "--batch", "4",
             "--limit", "8", "--threads", "1"]  # fmt: skip
+    assert main(argv) == 0
+    meta = ReaderMeta.load(out / "reader.json")
+    assert meta.extra["seed"] == 13 and meta.extra["init"] is None
+    assert meta.extra["epochs"] == 2 and meta.extra["steps"] == 4  # 8 features, batch 4
+    assert meta.sha256 == sha256(out / "reader.npz")
+    capsys.readouterr()
+    assert main(argv) == 0  # complete: resumed at its last step, nothing trained again
+    assert "resumed at step 4/4" in capsys.readouterr().out
+    assert ReaderMeta.load(out / "reader.json").sha256 == meta.sha256
+
+    from embeddings.e5_model import default_model_path, read_model_file
+
+    base = default_model_path()
+    net, loaded = load_net(read_model_file(base), base, out / "reader.npz", out / "reader.json")
+    assert loaded.trained_layers == 8 and not any(p.requires_grad for p in net.parameters())
+
+
+def test_the_two_cycle_recipe_trains_resumes_and_loads(tmp_path: Path, capsys) -> None:
+    data = _write_data(tmp_path)
+    work, out = tmp_path / "work", tmp_path / "out"
+    argv = ["--data", str(data), "--work", str(work), "--out", str(out), "--batch", "4",
+            "--limit", "8", "--threads", "1", "--cycles", "2", "--layers", "6",
+            "--epochs", "1"]  # fmt: skip
     assert main(argv) == 0
     first = ReaderMeta.load(work / "cycle1" / "reader.json")
     second = ReaderMeta.load(out / "reader.json")

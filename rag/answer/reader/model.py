@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 WEIGHTS_FILE = DATA_DIR / "reader.npz"
 META_FILE = DATA_DIR / "reader.json"
-TRAINED_LAYERS = 6
+TRAINED_LAYERS = 8
 RETRAIN = "python -m rag.answer.reader.train (docs/READER.md)"
 
 

@@ -5,8 +5,9 @@ Deterministic for a seed, resumable (a checkpoint every ``--checkpoint-every`` s
 
 1. examples from ``viquad1_train`` (``rag.answer.reader.data``), tokenized into
    whole-sentence windows (``rag.answer.reader.windows``), cached in ``--work``;
-2. one pass (``--epochs``) of AdamW over the top ``TRAINED_LAYERS`` layers and the heads,
-   bfloat16 matrix products where the CPU has them, linear warm-up and decay;
+2. two passes (``--epochs``) of AdamW over the top ``TRAINED_LAYERS`` (8) layers and the
+   heads, bfloat16 matrix products where the CPU has them, linear warm-up and decay (one
+   cycle: the shipped recipe; ``--cycles 2`` runs the earlier two-cycle recipe);
 3. the fine-tuned layers and heads written as float16 to ``rag/answer/data/reader.npz``
    with ``reader.json`` (SHA-256, base model SHA-256, data, settings, time).
 
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=Path(".reader-work"), help="cache + checkpoints")
     p.add_argument("--out", type=Path, default=WEIGHTS_FILE.parent, help="where reader.npz goes")
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=2)
     p.add_argument(
         "--layers", type=int, default=TRAINED_LAYERS, help="top encoder layers fine-tuned"
     )
@@ -193,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         "further cycle of warm-up and decay on top of a trained reader, same --layers",
     )  # fmt: skip
     p.add_argument(
-        "--cycles", type=int, choices=(1, 2), default=2,
-        help="2 (the shipped recipe, without --init): a first cycle from the bundled weights "
-        "into WORK/cycle1, then a second from it with seed+1 and half the learning rate",
+        "--cycles", type=int, choices=(1, 2), default=1,
+        help="1: the shipped recipe (one cycle from the bundled weights); 2 (without --init): "
+        "a first cycle into WORK/cycle1, then a second from it with seed+1 and half the "
+        "learning rate (the recipe shipped before 2026-12-07, with --layers 6 --epochs 1)",
     )  # fmt: skip
     p.add_argument(
         "--export-only", action="store_true",
