@@ -22,9 +22,9 @@ scores a window of whole sentences each. Then:
 * **refusal** when the best answerability is under the calibrated threshold
   (``rag/answer/data/reader_calibration.json``, written by ``evals/calibrate_reader.py``)
   or the question names a year, number or place the best article lacks (the extractive
-  answerer's check; for an open question, that no article read has, and only the
-  articles lacking the fewest of them are listed): the usual refusal naming the closest
-  articles.
+  answerer's check; for an open question, that no article read has, and an article is
+  listed only if no other lacks just part of what it lacks): the usual refusal naming the
+  closest articles.
 
 Quotes are whole sentences of the article (article offsets), never cut at a chunk
 boundary. Publication-date questions are answered from metadata by the extractive answerer.
@@ -178,11 +178,7 @@ class ReaderAnswerer:
         if wide is None:
             wide = is_open_question(query, analyze(query).kind)
         hits = hits[: self.open_chunks if wide else self.max_chunks]
-        passages = [
-            Passage(h.chunk.id, h.chunk.article_id, evidence.texts[h.chunk.article_id],
-                    h.chunk.start, h.chunk.end)
-            for h in hits
-        ]  # fmt: skip
+        passages = _passages(hits, evidence.texts)
         first = self.cal.first_chunks
         if wide or first <= 0 or len(passages) <= first:
             return list(zip(hits, self.reader.read(query, passages), strict=True))
@@ -291,16 +287,15 @@ class ReaderAnswerer:
         sets = {lacks[h.chunk.article_id] for h, _ in read}
         if not sets:
             return [], read
-        keys = [search_key(texts.get(a, "")) for a in {h.chunk.article_id for h, _ in read}]
-        places = set(q.places)
-        # missing: lacked by every article; or, short of a place, in no article's text
-        # ("Cụm thi đua 5": the articles that number no "cụm" do not lack it as a rule)
-        missing = sorted(
-            m
-            for m in frozenset.union(*sets)
-            if all(m in s for s in sets)
-            or (m not in places and not any(search_key(m) in k for k in keys))
-        )
+        union = frozenset.union(*sets)
+        missing = [m for m in union if all(m in s for s in sets)]
+        # or, short of a place, in no article's text ("Cụm thi đua 5": the articles that
+        # number no "cụm" do not lack it as a rule); the texts are keyed only when needed
+        rest = [m for m in union if m not in missing and m not in q.places]
+        if rest:
+            keys = [search_key(texts.get(a, "")) for a in {h.chunk.article_id for h, _ in read}]
+            missing += [m for m in rest if not any(search_key(m) in k for k in keys)]
+        missing.sort()
         kept = [(h, rd) for h, rd in read if not any(w < lacks[h.chunk.article_id] for w in sets)]
         return missing, kept
 
@@ -344,12 +339,11 @@ class ReaderAnswerer:
             if absent - lacks[aid]:
                 extra.append(hit)
                 absent &= lacks[aid]
-        passages = [
-            Passage(h.chunk.id, h.chunk.article_id, evidence.texts[h.chunk.article_id],
-                    h.chunk.start, h.chunk.end)
-            for h in extra
-        ]  # fmt: skip
-        return list(zip(extra, self.reader.read(query, passages), strict=True)) if extra else []
+        if not extra:
+            return []
+        return list(
+            zip(extra, self.reader.read(query, _passages(extra, evidence.texts)), strict=True)
+        )
 
     def _trusted(self, q: Question, read: Sequence[tuple[ScoredChunk, Reading]]) -> bool:
         """The reader answers instead of the rules: sure of a window (``trust``), a number
@@ -535,6 +529,16 @@ def enumeration_end(text: str, a: int, b: int, limit: int = ENUMERATION_CHARS) -
         if not text[s:e].rstrip().endswith(";"):
             break
     return end
+
+
+def _passages(hits: Sequence[ScoredChunk], texts: Mapping[str, str]) -> list[Passage]:
+    """The reader's passages for these chunks: their spans in the whole article text."""
+    return [
+        Passage(
+            h.chunk.id, h.chunk.article_id, texts[h.chunk.article_id], h.chunk.start, h.chunk.end
+        )
+        for h in hits
+    ]
 
 
 def _by_answer(
