@@ -13,9 +13,9 @@ Loads lazily (``warm_up``); a missing or damaged weights file raises ``ReaderUna
 (``rag.answer.reader.model``). Thread-safe: forward passes are serialised.
 
 Precision (``reader_precision``): "bf16" runs the matrix products in bfloat16 (CPUs with
-AVX512-BF16 or AMX), "int8" quantizes most of the encoder's matrix products to int8
-(``quantize_int8``), "fp32" neither; "auto" picks bf16 where the CPU has it, else fp32
-(docs/BENCHMARKS.md, "Reader latency").
+AVX512-BF16 or AMX; their weights are cast to bfloat16 once, at load), "int8" quantizes
+most of the encoder's matrix products to int8 (``quantize_int8``), "fp32" neither; "auto"
+picks bf16 where the CPU has it, else fp32 (docs/BENCHMARKS.md, "Reader latency").
 """
 
 from __future__ import annotations
@@ -154,6 +154,10 @@ class Reader:
         self._bf16 = mode == "bf16"
         if mode == "int8":
             net = quantize_int8(net)
+        elif self._bf16:  # autocast would cast these weights again at every forward pass
+            for module in net.modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.to(torch.bfloat16)
         self.mode = mode
         self._net = net
         self.load_seconds = time.perf_counter() - t0
