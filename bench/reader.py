@@ -78,6 +78,8 @@ def run_set(
     first_chunks: int | None = None,
     trust: float | None = None,
     offset: int = 0,
+    doubt: float | None = None,
+    doubt_rules: float | None = None,
 ) -> dict[str, Any]:
     name, qpath, cpath = set_paths(arg)
     settings = prepare(name, cpath, home)
@@ -93,6 +95,10 @@ def run_set(
         rdr.cal = dataclasses.replace(rdr.cal, first_chunks=first_chunks)
     if trust is not None:
         rdr.cal = dataclasses.replace(rdr.cal, trust=trust)
+    if doubt is not None:
+        rdr.cal = dataclasses.replace(rdr.cal, doubt=doubt)
+    if doubt_rules is not None:
+        rdr.cal = dataclasses.replace(rdr.cal, doubt_rules=doubt_rules)
     rdr.reader.warm_up()
     services.evidence(questions[0]["question"])  # warm-up: Chroma, BM25, embedder
     rows = []
@@ -111,7 +117,8 @@ def run_set(
             "reader": score(q, ra), "extractive": score(q, ea),
             "ms": (t_ev + t_read) * 1000, "read_ms": ra.timings_ms.get("read", 0.0),
             "scores": {"answerable": rs.answerable, "open": rs.open_question,
-                       "missing": list(rs.missing)},
+                       "missing": list(rs.missing), "doubt": rs.doubt,
+                       "rules": rs.rules},
         }  # fmt: skip
         rows.append(row)
         if out:
@@ -122,6 +129,8 @@ def run_set(
     res["reader_mode"] = rdr.reader.mode
     res["first_chunks"] = rdr.cal.first_chunks
     res["trust"] = rdr.cal.trust
+    res["doubt"] = rdr.cal.doubt
+    res["doubt_rules"] = rdr.cal.doubt_rules
     return res
 
 
@@ -183,6 +192,16 @@ def main() -> int:
         help="with --rules-for-factoid: the reader answers a factoid question itself at this "
         "answerability or more (above 1: never; default: the calibration file's)",
     )  # fmt: skip
+    ap.add_argument(
+        "--doubt", type=float, default=None,
+        help="with --rules-for-factoid: refuse the rules' answer when the reader scores its "
+        "sentence and the top chunks under this (0: never; default: the calibration file's)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--doubt-rules", type=float, default=None,
+        help="with --doubt: only where the rules' evidence is under this (default: the "
+        "calibration file's)",
+    )  # fmt: skip
     args = ap.parse_args()
     summaries = []
     for arg in args.sets:
@@ -194,6 +213,7 @@ def main() -> int:
             arg, args.home, args.limit, dump, args.uncalibrated,
             factoid=not args.rules_for_factoid, precision=args.precision,
             first_chunks=args.first_chunks, offset=args.offset, trust=args.trust,
+            doubt=args.doubt, doubt_rules=args.doubt_rules,
         )  # fmt: skip
         print(json.dumps(s, ensure_ascii=False), flush=True)
         summaries.append(s)

@@ -28,6 +28,13 @@ the rules'. Chosen: the t with the best lead F1 on the
 answerable questions (or the highest t within 0.005 of it: the curve is flat near its top)
 that refuses at most ``--loss`` more of them and keeps the unanswerable ones' refusal
 recall within ``--loss`` of the rules' alone.
+
+``--doubt BASE.jsonl --against PROBE.jsonl`` chooses ``doubt`` for the shipped default: the
+dumps are one set answered by ``bench/reader.py --rules-for-factoid --doubt 0`` (the answers)
+and ``--doubt P`` (``scores.doubt``: the best answerability of the rules' sentence and the top
+chunks, exact under P); at ``doubt`` t <= P a question is refused when the base run refused
+it or its score is under t and the rules' evidence (``scores.rules``) under ``--doubt-rules``.
+Chosen as for the threshold (``--precision``, ``--loss``).
 """
 
 from __future__ import annotations
@@ -133,6 +140,31 @@ def choose_trust(points: list[dict[str, Any]], loss: float) -> dict[str, Any]:
     return max((p for p in ok if p["lead_f1"] >= best - F1_TOL), key=lambda p: p["trust"])
 
 
+def doubt_sweep(
+    base: list[dict[str, Any]],
+    probe: list[dict[str, Any]],
+    probe_at: float,
+    rules_under: float = float("inf"),
+) -> list[Point]:
+    """``sweep`` for ``doubt``: the base run's refusals, and a question whose reader's best
+    (``scores.doubt`` of the probe run at ``probe_at``) is under t and whose rules'
+    evidence is under ``rules_under``."""
+    score = {
+        r["id"]: r["scores"].get("doubt", -1.0)
+        if r["scores"].get("rules", -1.0) < rules_under
+        else -1.0
+        for r in probe
+    }
+    rows = []
+    for r in base:
+        if r["scores"]["open"] or r["id"] not in score:
+            continue
+        d = score[r["id"]]
+        rows.append({**r, "scores": {**r["scores"], "answerable": d if d >= 0 else 2.0}})
+    points = sweep(rows, sentence=True)
+    return [p for p in points if p.threshold <= probe_at]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.calibrate_reader", description=__doc__)
     ap.add_argument("dumps", nargs="+", type=Path)
@@ -144,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sentence", action="store_true", help="calibrate sentence_threshold")
     ap.add_argument("--trust", action="store_true", help="calibrate trust (with --against)")
     ap.add_argument("--against", nargs="+", type=Path, default=[], help="reader-on-all dumps")
+    ap.add_argument("--doubt", action="store_true", help="calibrate doubt (with --against)")
+    ap.add_argument("--probe", type=float, default=0.5, help="--doubt: the probe run's doubt")
+    ap.add_argument(
+        "--doubt-rules", type=float, default=float("inf"),
+        help="--doubt: only where the rules' evidence is under this (doubt_rules)",
+    )  # fmt: skip
     ap.add_argument(
         "--rules-sure", type=float, default=0.9,
         help="--trust: the rules' sentence is kept at this answerability or more",
@@ -163,6 +201,21 @@ def main(argv: list[str] | None = None) -> int:
                   "split": args.split}  # fmt: skip
         trust = {"trust": chosen["trust"], "rules_sure": args.rules_sure, "trust_choice": choice}
         return _emit(trust, args.write)
+    if args.doubt:
+        if not args.against:
+            ap.error("--doubt needs --against PROBE.jsonl (a run with --doubt P)")
+        doubts = doubt_sweep(rows, _read(args.against), args.probe, args.doubt_rules)
+        for d in doubts:
+            print(json.dumps(d.__dict__), file=sys.stderr)
+        best, why = choose(doubts, args.precision, args.loss)
+        names = [f"{d.parent.name}/{d.name}" for d in (*args.dumps, *args.against)]
+        return _emit(
+            {"doubt": best.threshold, "doubt_rules": args.doubt_rules,
+             "doubt_choice": {**best.__dict__, "rule": why, "tuned_on": names,
+                              "split": args.split, "probe": args.probe,
+                              "max_loss": args.loss, "min_precision": args.precision}},
+            args.write,
+        )  # fmt: skip
     factoid = [r for r in rows if not r["scores"]["open"]]
     opened = [r for r in rows if r["scores"]["open"]]
     if args.sentence:

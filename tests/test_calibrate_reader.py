@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evals.calibrate_reader import choose, choose_trust, sweep, trust_sweep
+from evals.calibrate_reader import choose, choose_trust, doubt_sweep, sweep, trust_sweep
 
 
 def row(answerable: bool, score: float, *, refused: bool = False, contains: float = 1.0) -> Any:
@@ -74,3 +74,29 @@ def test_trust_takes_the_readers_answer_where_it_is_sure_within_the_refusal_limi
     points = {p["trust"]: p for p in trust_sweep(rules, reader)}
     assert choose_trust(list(points.values()), loss=0.02)["trust"] == 2.0  # the rules alone
     assert choose_trust(list(points.values()), loss=0.6)["trust"] == 0.94
+
+
+def test_the_doubt_sweep_refuses_the_base_runs_refusals_and_low_probe_scores() -> None:
+    """Base rows give the answers; probe rows the reader's best score (-1: not doubted)."""
+    base = [
+        {**row(True, 0.0), "id": "a"},  # answered well, reader doubts it at 0.15
+        {**row(True, 0.0), "id": "b"},  # answered well, not doubted
+        {**row(False, 0.0), "id": "c"},  # unanswerable, doubted at 0.05
+        {**row(False, 0.0, refused=True), "id": "d"},  # the rules refused it
+        {**row(False, 0.0), "id": "e"},  # unanswerable, the reader is sure: kept
+    ]
+    probe = [
+        {"id": i, "scores": {"doubt": d}}
+        for i, d in (("a", 0.15), ("b", -1.0), ("c", 0.05), ("d", -1.0), ("e", 0.45))
+    ]
+    points = {p.threshold: p for p in doubt_sweep(base, probe, probe_at=0.3)}
+    assert max(points) == 0.3  # nothing above the probe's
+    assert points[0.04].recall == round(1 / 3, 4) and points[0.04].loss == 0.0
+    assert points[0.06].recall == round(2 / 3, 4) and points[0.06].precision == 1.0
+    assert points[0.16].loss == 0.5 and points[0.16].precision == round(2 / 3, 4)
+    best, _ = choose(list(points.values()), min_precision=0.8, max_loss=0.02)
+    assert best.threshold == 0.06  # all of c's refusal, none of a's loss, the lowest such
+    # where the rules' evidence is at least ``rules_under``, the reader's doubt is ignored
+    probe[0]["scores"]["rules"], probe[2]["scores"]["rules"] = 1.5, 0.5
+    points = {p.threshold: p for p in doubt_sweep(base, probe, 0.3, rules_under=1.0)}
+    assert points[0.16].loss == 0.0 and points[0.16].recall == round(2 / 3, 4)

@@ -464,3 +464,50 @@ def test_with_factoid_off_the_reader_can_refuse_the_rules_sentence() -> None:
     refused, _ = ra(0.3).answer_scored("Ai là Bí thư Quận ủy Quận 9?", ev)
     assert refused.refused and refused.answerer == "extractive"
     assert refused.text.startswith("Không tìm thấy") and "Bài a" in refused.text
+
+
+@pytest.mark.parametrize(
+    ("scores", "refused", "read"),
+    [
+        ({"a": 0.1, "b": 0.1}, True, 4),  # doubted everywhere: the rest is read, then refused
+        ({"a": 0.1, "b": 0.4}, False, 4),  # a later chunk answers: the rules' answer stands
+        ({"a": 0.4, "b": 0.1}, False, 3),  # a top chunk answers: nothing more is read
+    ],
+)
+def test_with_factoid_off_the_rules_answer_is_refused_where_the_reader_doubts_every_window(
+    scores: dict[str, float], refused: bool, read: int
+) -> None:
+    """``doubt``: the rules' sentence (read alone) and the top ``first_chunks`` under it,
+    then the rest of the top ``max_chunks`` is read; refused if all are under it."""
+    hits = [hit("a", A, 0, 80, 0), hit("a", A, 80, len(A), 1), hit("b", B, 0, len(B), 2)]
+    reader = FakeReader(scores, {"a": "Đặng Thị Hồng Liên"}, alone=0.1)
+    ra = ReaderAnswerer(
+        reader,  # type: ignore[arg-type]
+        ExtractiveAnswerer(threshold=0.0),
+        calibration=ReaderCalibration(threshold=0.5, doubt=0.3, first_chunks=2),
+        factoid=False,
+    )
+    ans, rs = ra.answer_scored("Ai là Bí thư Quận ủy Quận 9?", evidence(*hits))
+    assert ans.refused is refused and len(reader.seen) == read
+    assert rs.doubt == pytest.approx(max(0.1, *scores.values()) if read == 4 else 0.4)
+    if refused:
+        assert ans.text.startswith("Không tìm thấy") and "Bài a" in ans.text
+    else:
+        assert ans.answerer == "extractive" and "Đặng Thị Hồng Liên" in ans.text
+    off = ReaderAnswerer(
+        reader,  # type: ignore[arg-type]
+        ExtractiveAnswerer(threshold=0.0),
+        calibration=ReaderCalibration(threshold=0.5, doubt=0.0),
+        factoid=False,
+    )
+    reader.seen.clear()
+    kept, rs = off.answer_scored("Ai là Bí thư Quận ủy Quận 9?", evidence(*hits))
+    assert not kept.refused and len(reader.seen) == 1 and rs.doubt == -1.0  # off: one read
+    assert rs.rules > 0  # the rules' evidence for their sentence
+    strong = ReaderAnswerer(  # the rules' evidence at least doubt_rules: the rules decide
+        reader,  # type: ignore[arg-type]
+        ExtractiveAnswerer(threshold=0.0),
+        calibration=ReaderCalibration(threshold=0.5, doubt=0.3, doubt_rules=rs.rules),
+        factoid=False,
+    )
+    assert not strong.answer("Ai là Bí thư Quận ủy Quận 9?", evidence(*hits)).refused

@@ -18,6 +18,8 @@ scores a window of whole sentences each. Then:
   answerability under ``rules_sure``) and, reading the top ``first_chunks``, is sure of
   one (``trust``, with checks: ``_trusted``), the reader answers, the rules' sentence
   following as a second citation when the reader rates it at least ``second`` of its own;
+  and it is refused when the reader doubts every window it reads (``doubt``) while the
+  rules' evidence for their sentence is weak (``doubt_rules``: ``_doubted``);
   the reader answers open questions;
 * **refusal** when the best answerability is under the calibrated threshold
   (``rag/answer/data/reader_calibration.json``, written by ``evals/calibrate_reader.py``)
@@ -96,6 +98,11 @@ class ReaderCalibration:
     # answerability is at least ``trust`` (above 1: never, the rules always choose)
     trust: float = 2.0
     rules_sure: float = 0.9
+    # ``factoid=False``: the rules' answer is refused when the reader doubts it (its
+    # sentence and every window of the top ``max_chunks`` under this answerability; 0:
+    # never) and the rules' evidence for their sentence is under ``doubt_rules``
+    doubt: float = 0.0
+    doubt_rules: float = 1e9
     source: str = "defaults"
 
     @staticmethod
@@ -117,6 +124,10 @@ class ReaderScores:
     open_question: bool
     missing: tuple[str, ...]  # what the question names that the best article lacks
     order: tuple[str, ...]  # chunk ids by answerability
+    # ``factoid=False``: the best of the rules' sentence and the windows read, when the
+    # reader doubted the rules' sentence (-1: not read)
+    doubt: float = -1.0
+    rules: float = -1.0  # ``factoid=False``: the rules' evidence for their sentence (-1: none)
 
 
 NO_SCORES = ReaderScores(0.0, False, (), ())
@@ -210,11 +221,16 @@ class ReaderAnswerer:
             missing, read = self.open_read(query, q, evidence)
         elif not self.factoid:
             ruled = self._rules_with_phrase(question, query, q, evidence, t0)
-            if self.cal.trust > 1.0 or ruled[1].answerable >= self.cal.rules_sure:
+            checks = self.cal.trust <= 1.0 or (self.cal.doubt > 0 and not ruled[0].refused)
+            if not checks or ruled[1].answerable >= self.cal.rules_sure:
                 return ruled
             read = self.readings(query, evidence, first_only=True)  # the rules answer else
-            if not self._trusted(q, read):
+            if self.cal.trust <= 1.0 and self._trusted(q, read):
+                pass  # the reader answers
+            elif ruled[0].refused:
                 return ruled
+            else:
+                return self._doubted(question, query, evidence, t0, ruled, read)
         else:
             read = self.readings(query, evidence)
         t_read = (time.perf_counter() - t0) * 1000
@@ -345,6 +361,36 @@ class ReaderAnswerer:
             zip(extra, self.reader.read(query, _passages(extra, evidence.texts)), strict=True)
         )
 
+    def _doubted(
+        self,
+        question: str,
+        query: str,
+        evidence: Evidence,
+        t0: float,
+        ruled: tuple[Answer, ReaderScores],
+        read: list[tuple[ScoredChunk, Reading]],
+    ) -> tuple[Answer, ReaderScores]:
+        """The rules' answer, or a refusal when the reader finds neither the rules' sentence
+        nor any of the top ``max_chunks`` windows answerable (``doubt``) and the rules'
+        evidence is weak (under ``doubt_rules``: a sentence that holds the question's words
+        is kept, its names and figures checked by the rules; the reader, trained on
+        Wikipedia, doubts news figures it reads right: "63.021 ha"). The rest of the top
+        chunks is read only for a would-be refusal."""
+        answer, scores = ruled
+        if self.cal.doubt <= 0 or scores.rules >= self.cal.doubt_rules:
+            return ruled
+        best = max([scores.answerable, *(rd.answerable for _, rd in read)])
+        if best < self.cal.doubt and len(read) < self.max_chunks:
+            rest = [h for h in evidence.hits if h.chunk.article_id in evidence.texts]
+            rest = rest[len(read) : self.max_chunks]
+            if rest:
+                more = self.reader.read(query, _passages(rest, evidence.texts))
+                best = max([best, *(rd.answerable for rd in more)])
+        scores = dataclasses.replace(scores, doubt=best)
+        if best >= self.cal.doubt:
+            return answer, scores
+        return self._refuse(question, query, evidence, t0, []), scores
+
     def _trusted(self, q: Question, read: Sequence[tuple[ScoredChunk, Reading]]) -> bool:
         """The reader answers instead of the rules: sure of a window (``trust``), a number
         leading its span when the question asks how many, and its answer's sentence does not
@@ -370,8 +416,10 @@ class ReaderAnswerer:
         phrase, refused when the reader finds the rules' sentence unanswerable
         (``sentence_threshold``)."""
         read: list[Reading] = []
+        evidence_of: list[float] = []
 
         def lead(_query: str, best: Candidate, texts: Mapping[str, str]) -> str | None:
+            evidence_of.append(best.evidence)
             return self._lead_phrase(q, best, texts, read)
 
         ans = self.fallback.answer(
@@ -379,7 +427,7 @@ class ReaderAnswerer:
         )
         if not read:
             return ans, NO_SCORES
-        scores = ReaderScores(read[0].answerable, False, (), ())
+        scores = ReaderScores(read[0].answerable, False, (), (), rules=evidence_of[0])
         if not ans.refused and read[0].answerable < self.cal.sentence_threshold:
             return self.fallback._refuse(question, query, evidence.hits, t0, None, []), scores
         return ans, scores
