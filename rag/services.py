@@ -231,7 +231,12 @@ class Services:
                         max_passage_chars=s.llm_max_passage_chars,
                         deadline_s=s.llm_timeout_s,
                     )
-                    self._answerer = FallbackAnswerer(llm, self.extractive)
+                    primary: Answerer = llm
+                    if s.llm_reader_passages:
+                        from rag.answer.reader.answerer import ReaderPassages
+
+                        primary = ReaderPassages(llm, self.reader_answerer)
+                    self._answerer = FallbackAnswerer(primary, self.extractive)
                 elif self.settings.answerer == "reader":
                     self._answerer = self.reader_answerer
                 else:

@@ -90,6 +90,9 @@ class Settings:
     llm_max_tokens: int = 512
     llm_max_passages: int = 5  # x llm_max_passage_chars must fit the server's context (n_ctx)
     llm_max_passage_chars: int = 1500
+    # The LLM is shown the passages in the reader's order (the windows an open question's
+    # list reads; a factoid question's likeliest to answer first); false: retrieval order
+    llm_reader_passages: bool = True
     max_question_chars: int = 2000
     # Web app (python app.py). Login is on when web_users is set: "name:hash" pairs separated
     # by commas or white space, hashes from `python app.py --hash-password`. A host other

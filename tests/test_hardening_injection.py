@@ -222,7 +222,8 @@ def test_real_llm_answers_ignore_the_injections(indexed, server):
         llm_timeout_s=240,
     )
     assistant = Assistant(settings, embedder=HashEmbedder())
-    llm = assistant.services.answerer.primary  # the LLMAnswerer behind the extractive fallback
+    # the LLMAnswerer behind the reader's passage order and the extractive fallback
+    llm = assistant.services.answerer.primary.primary
     recorder = RecordingModel(llm.chat_model)
     llm.chat_model = recorder
     system = load_prompt("answer_vi").system

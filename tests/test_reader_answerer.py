@@ -17,11 +17,11 @@ from rag.answer.answerer import AnswerRequest
 from rag.answer.evidence import Evidence
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.question import is_open_question
-from rag.answer.reader.answerer import ReaderAnswerer, ReaderCalibration
+from rag.answer.reader.answerer import ReaderAnswerer, ReaderCalibration, ReaderPassages
 from rag.answer.reader.model import ReaderUnavailable
 from rag.answer.reader.reader import Passage, Reading
 from rag.answer.reader.windows import sentence_spans
-from rag.types import ScoredChunk
+from rag.types import Answer, ScoredChunk
 
 A = (
     "Chiều 1/7, Đoàn kiểm tra của Ban Dân vận Thành ủy đã kiểm tra Cụm thi đua 3. "
@@ -511,3 +511,37 @@ def test_with_factoid_off_the_rules_answer_is_refused_where_the_reader_doubts_ev
         factoid=False,
     )
     assert not strong.answer("Ai là Bí thư Quận ủy Quận 9?", evidence(*hits)).refused
+
+
+class Recorder:
+    """An answerer that records the order of the hits it is given."""
+
+    label = "llm:fake:demo"
+
+    def __init__(self) -> None:
+        self.orders: list[list[str]] = []
+
+    def respond(self, request: AnswerRequest, evidence: Evidence) -> Answer:
+        self.orders.append([h.chunk.id for h in evidence.hits])
+        return Answer(request.question, "x", [], False, list(evidence.hits), self.label)
+
+
+def test_an_llm_is_shown_the_passages_in_the_readers_order() -> None:
+    """The order of the reader answerer's answer: factoid (the reader answering), by
+    answerability, then the rest as retrieved; open: the windows the list reads (the
+    articles the question is about) first; no model: retrieval order."""
+    c = "Tỉnh Hà Tĩnh đã tổ chức 300 buổi đối thoại với nhân dân. Tỉnh đã xây dựng 45 mô hình."
+    hits = [hit("b", B, 0, len(B), 0), hit("a", A, 0, len(A), 1), hit("c", c, 0, len(c), 2)]
+    ev = Evidence.of(hits, {"a": A, "b": B, "c": c})
+    reader = FakeReader({"a": 0.9, "b": 0.1, "c": 0.3}, {"a": "Đặng Thị Hồng Liên"})
+    ra = answerer(reader, first_chunks=0)
+    llm = Recorder()
+    shown = ReaderPassages(llm, ra)  # type: ignore[arg-type]
+    shown.respond(AnswerRequest("Ai là Bí thư Quận ủy Quận 9?"), ev)
+    assert llm.orders[-1] == ["a#v-0001", "c#v-0002", "b#v-0000"]
+    ans = shown.respond(AnswerRequest("Hà Tĩnh đã làm gì để làm tốt công tác dân vận?"), ev)
+    assert llm.orders[-1][0] == "c#v-0002"  # the one article that names Hà Tĩnh
+    assert ans.answerer == "llm:fake:demo"
+    reader.fail = True  # no usable model: as retrieved
+    shown.respond(AnswerRequest("Ai là Bí thư Quận ủy Quận 9?"), ev)
+    assert llm.orders[-1] == ["b#v-0000", "a#v-0001", "c#v-0002"]

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.text import search_key, tokens
-from rag.answer.answerer import AnswerRequest
+from rag.answer.answerer import Answerer, AnswerRequest
 from rag.answer.evidence import Evidence
 from rag.answer.extractive import (
     Candidate,
@@ -272,6 +272,19 @@ class ReaderAnswerer:
             timings_ms={"read": t_read, "answer": (time.perf_counter() - t0) * 1000},
         )
         return answer, scores
+
+    def passage_order(self, query: str, evidence: Evidence) -> Evidence:
+        """The evidence with its hits in the order of this answerer's answer to ``query``
+        (``Answer.retrieved``, ``rerank``): an open question's windows in scope
+        (``open_read``) first, by answerability; a factoid question's window the reader
+        answers from first where it answers, else as retrieved; then the rest."""
+        order = self.answer(query, evidence).retrieved
+        known = {h.chunk.id for h in evidence.hits}
+        first = [h for h in order if h.chunk.id in known]
+        ids = {h.chunk.id for h in first}
+        return dataclasses.replace(
+            evidence, hits=first + [h for h in evidence.hits if h.chunk.id not in ids]
+        )
 
     def open_read(
         self, query: str, q: Question, evidence: Evidence
@@ -560,6 +573,28 @@ class ReaderAnswerer:
         ans = self.fallback._refuse(question, query, retrieved or evidence.hits, t0, None, missing)
         ans.answerer = self.label
         return ans
+
+
+class ReaderPassages:
+    """An answerer (an LLM's) shown the evidence in the reader's order
+    (``ReaderAnswerer.passage_order``): the passages it reads first are the ones the reader
+    would answer or list from. Without a usable reader model, the retrieval order."""
+
+    def __init__(self, primary: Answerer, reader: ReaderAnswerer) -> None:
+        self.primary = primary
+        self.reader = reader
+        self.label = primary.label
+        self._warned = False
+
+    def respond(self, request: AnswerRequest, evidence: Evidence) -> Answer:
+        try:
+            ordered = self.reader.passage_order(request.query, evidence)
+        except ReaderUnavailable as exc:
+            if not self._warned:
+                log.warning("reader model unavailable, passages in retrieval order: %s", exc)
+                self._warned = True
+            ordered = evidence
+        return self.primary.respond(request, ordered)
 
 
 def enumeration_end(text: str, a: int, b: int, limit: int = ENUMERATION_CHARS) -> int:
