@@ -100,3 +100,10 @@ def test_the_doubt_sweep_refuses_the_base_runs_refusals_and_low_probe_scores() -
     probe[0]["scores"]["rules"], probe[2]["scores"]["rules"] = 1.5, 0.5
     points = {p.threshold: p for p in doubt_sweep(base, probe, 0.3, rules_under=1.0)}
     assert points[0.16].loss == 0.0 and points[0.16].recall == round(2 / 3, 4)
+
+
+def test_the_shipped_calibration_loads_its_lists_as_tuples() -> None:
+    from rag.answer.reader.answerer import ReaderCalibration
+
+    cal = ReaderCalibration.load()
+    assert isinstance(cal.doubt_kinds, tuple) and hash(cal)

@@ -511,6 +511,15 @@ def test_with_factoid_off_the_rules_answer_is_refused_where_the_reader_doubts_ev
         factoid=False,
     )
     assert not strong.answer("Ai là Bí thư Quận ủy Quận 9?", evidence(*hits)).refused
+    who = ReaderAnswerer(  # ... except for the kinds in doubt_kinds
+        reader,  # type: ignore[arg-type]
+        ExtractiveAnswerer(threshold=0.0),
+        calibration=ReaderCalibration(
+            threshold=0.5, doubt=0.3, doubt_rules=rs.rules, doubt_kinds=("who",)
+        ),
+        factoid=False,
+    )
+    assert who.answer("Ai là Bí thư Quận ủy Quận 9?", evidence(*hits)).refused is refused
 
 
 class Recorder:

@@ -103,6 +103,7 @@ class ReaderCalibration:
     # never) and the rules' evidence for their sentence is under ``doubt_rules``
     doubt: float = 0.0
     doubt_rules: float = 1e9
+    doubt_kinds: tuple[str, ...] = ()  # question kinds ("who") the rules' evidence never exempts
     source: str = "defaults"
 
     @staticmethod
@@ -111,9 +112,10 @@ class ReaderCalibration:
             return ReaderCalibration()
         raw = json.loads(path.read_text(encoding="utf-8"))
         fields = ReaderCalibration.__dataclass_fields__
-        return ReaderCalibration(
-            **{k: v for k, v in raw.items() if k in fields and k != "source"}, source=str(path)
-        )
+        kw = {k: v for k, v in raw.items() if k in fields and k != "source"}
+        if "doubt_kinds" in kw:
+            kw["doubt_kinds"] = tuple(kw["doubt_kinds"])
+        return ReaderCalibration(**kw, source=str(path))
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ class ReaderAnswerer:
             elif ruled[0].refused:
                 return ruled
             else:
-                return self._doubted(question, query, evidence, t0, ruled, read)
+                return self._doubted(question, query, q, evidence, t0, ruled, read)
         else:
             read = self.readings(query, evidence)
         t_read = (time.perf_counter() - t0) * 1000
@@ -378,6 +380,7 @@ class ReaderAnswerer:
         self,
         question: str,
         query: str,
+        q: Question,
         evidence: Evidence,
         t0: float,
         ruled: tuple[Answer, ReaderScores],
@@ -387,10 +390,13 @@ class ReaderAnswerer:
         nor any of the top ``max_chunks`` windows answerable (``doubt``) and the rules'
         evidence is weak (under ``doubt_rules``: a sentence that holds the question's words
         is kept, its names and figures checked by the rules; the reader, trained on
-        Wikipedia, doubts news figures it reads right: "63.021 ha"). The rest of the top
-        chunks is read only for a would-be refusal."""
+        Wikipedia, doubts news figures it reads right: "63.021 ha"), except for the
+        question kinds in ``doubt_kinds`` ("who": names it reads well; "Ai là Bí thư Quận ủy
+        Quận 7?" over a sentence naming Quận 9's and listing "Quận 2, 7, 9"). The rest of
+        the top chunks is read only for a would-be refusal."""
         answer, scores = ruled
-        if self.cal.doubt <= 0 or scores.rules >= self.cal.doubt_rules:
+        strong = scores.rules >= self.cal.doubt_rules and q.kind not in self.cal.doubt_kinds
+        if self.cal.doubt <= 0 or strong:
             return ruled
         best = max([scores.answerable, *(rd.answerable for _, rd in read)])
         if best < self.cal.doubt and len(read) < self.max_chunks:
