@@ -91,14 +91,9 @@ def run_set(
     assert isinstance(rdr, ReaderAnswerer)
     if uncalibrated:  # refuse only on a missing year/number/place: thresholds swept later
         rdr.cal = dataclasses.replace(rdr.cal, threshold=0.0, open_threshold=0.0)
-    if first_chunks is not None:
-        rdr.cal = dataclasses.replace(rdr.cal, first_chunks=first_chunks)
-    if trust is not None:
-        rdr.cal = dataclasses.replace(rdr.cal, trust=trust)
-    if doubt is not None:
-        rdr.cal = dataclasses.replace(rdr.cal, doubt=doubt)
-    if doubt_rules is not None:
-        rdr.cal = dataclasses.replace(rdr.cal, doubt_rules=doubt_rules)
+    given = {"first_chunks": first_chunks, "trust": trust, "doubt": doubt,
+             "doubt_rules": doubt_rules}  # fmt: skip
+    rdr.cal = dataclasses.replace(rdr.cal, **{k: v for k, v in given.items() if v is not None})
     rdr.reader.warm_up()
     services.evidence(questions[0]["question"])  # warm-up: Chroma, BM25, embedder
     rows = []

@@ -187,7 +187,7 @@ class ReaderAnswerer:
         them is ``confident`` or ``first_only``, the rest of the top ``max_chunks`` (most
         answers are in the first chunks, and a forward pass costs in proportion to the
         tokens read)."""
-        hits = [h for h in evidence.hits if h.chunk.article_id in evidence.texts]
+        hits = _readable(evidence)
         if wide is None:
             wide = is_open_question(query, analyze(query).kind)
         hits = hits[: self.open_chunks if wide else self.max_chunks]
@@ -223,16 +223,15 @@ class ReaderAnswerer:
             missing, read = self.open_read(query, q, evidence)
         elif not self.factoid:
             ruled = self._rules_with_phrase(question, query, q, evidence, t0)
-            checks = self.cal.trust <= 1.0 or (self.cal.doubt > 0 and not ruled[0].refused)
-            if not checks or ruled[1].answerable >= self.cal.rules_sure:
+            trusting = self.cal.trust <= 1.0
+            doubting = self._may_doubt(q, ruled)
+            if not (trusting or doubting) or ruled[1].answerable >= self.cal.rules_sure:
                 return ruled
-            read = self.readings(query, evidence, first_only=True)  # the rules answer else
-            if self.cal.trust <= 1.0 and self._trusted(q, read):
-                pass  # the reader answers
-            elif ruled[0].refused:
-                return ruled
-            else:
-                return self._doubted(question, query, q, evidence, t0, ruled, read)
+            read = self.readings(query, evidence, first_only=True)
+            if not (trusting and self._trusted(q, read)):  # else the reader answers
+                if not doubting:
+                    return ruled
+                return self._doubted(question, query, evidence, t0, ruled, read)
         else:
             read = self.readings(query, evidence)
         t_read = (time.perf_counter() - t0) * 1000
@@ -376,32 +375,36 @@ class ReaderAnswerer:
             zip(extra, self.reader.read(query, _passages(extra, evidence.texts)), strict=True)
         )
 
+    def _may_doubt(self, q: Question, ruled: tuple[Answer, ReaderScores]) -> bool:
+        """Whether the rules' answer may be refused for the reader's doubt (``_doubted``):
+        ``doubt`` is on, the rules answered, and their evidence is weak (under
+        ``doubt_rules``) or the question is of a kind in ``doubt_kinds``."""
+        answer, scores = ruled
+        if self.cal.doubt <= 0 or answer.refused:
+            return False
+        return scores.rules < self.cal.doubt_rules or q.kind in self.cal.doubt_kinds
+
     def _doubted(
         self,
         question: str,
         query: str,
-        q: Question,
         evidence: Evidence,
         t0: float,
         ruled: tuple[Answer, ReaderScores],
         read: list[tuple[ScoredChunk, Reading]],
     ) -> tuple[Answer, ReaderScores]:
-        """The rules' answer, or a refusal when the reader finds neither the rules' sentence
-        nor any of the top ``max_chunks`` windows answerable (``doubt``) and the rules'
-        evidence is weak (under ``doubt_rules``: a sentence that holds the question's words
-        is kept, its names and figures checked by the rules; the reader, trained on
-        Wikipedia, doubts news figures it reads right: "63.021 ha"), except for the
-        question kinds in ``doubt_kinds`` ("who": names it reads well; "Ai là Bí thư Quận ủy
-        Quận 7?" over a sentence naming Quận 9's and listing "Quận 2, 7, 9"). The rest of
-        the top chunks is read only for a would-be refusal."""
+        """The rules' answer (which ``_may_doubt``), or a refusal when the reader finds
+        neither the rules' sentence nor any of the top ``max_chunks`` windows answerable
+        (``doubt``). Where the rules' evidence is strong (``doubt_rules``: a sentence that
+        holds the question's words, its names and figures checked by the rules) the reader
+        is not asked: trained on Wikipedia, it doubts news figures it reads right ("63.021
+        ha"); but who-questions (``doubt_kinds``) are: "Ai là Bí thư Quận ủy Quận 7?" over a
+        sentence naming Quận 9's and listing "Quận 2, 7, 9". The rest of the top chunks is
+        read only for a would-be refusal."""
         answer, scores = ruled
-        strong = scores.rules >= self.cal.doubt_rules and q.kind not in self.cal.doubt_kinds
-        if self.cal.doubt <= 0 or strong:
-            return ruled
         best = max([scores.answerable, *(rd.answerable for _, rd in read)])
         if best < self.cal.doubt and len(read) < self.max_chunks:
-            rest = [h for h in evidence.hits if h.chunk.article_id in evidence.texts]
-            rest = rest[len(read) : self.max_chunks]
+            rest = _readable(evidence)[len(read) : self.max_chunks]
             if rest:
                 more = self.reader.read(query, _passages(rest, evidence.texts))
                 best = max([best, *(rd.answerable for rd in more)])
@@ -618,6 +621,11 @@ def enumeration_end(text: str, a: int, b: int, limit: int = ENUMERATION_CHARS) -
         if not text[s:e].rstrip().endswith(";"):
             break
     return end
+
+
+def _readable(evidence: Evidence) -> list[ScoredChunk]:
+    """The hits the reader can read (their article's text is in the evidence), in order."""
+    return [h for h in evidence.hits if h.chunk.article_id in evidence.texts]
 
 
 def _passages(hits: Sequence[ScoredChunk], texts: Mapping[str, str]) -> list[Passage]:
